@@ -1,0 +1,1 @@
+"""The engine: primitives and nodes, reverse mode, forward mode, functional transforms."""

@@ -1,0 +1,184 @@
+"""Reverse mode: an iterative walk over the recorded graph, children before parents.
+
+The engine, not the rules, sums cotangents back to each input's (broadcast) shape and casts them
+to the input's dtype; it also frees the graph after use, runs hooks, and accumulates ``.grad``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import rawops
+from .primitive import Node
+from .state import _STATE, _set
+
+
+def toposort(roots, stop=()):
+    """Nodes reachable from ``roots`` ordered so that every node comes before its parents.
+
+    Iterative depth-first post-order: a chain of a million ops needs no recursion.
+    """
+    order, visited = [], set()
+    stack = [(r, False) for r in roots if type(r) is Node]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        stack.append((node, True))
+        if node in stop:
+            continue
+        for p in node.parents:
+            if type(p) is Node and p not in visited:
+                stack.append((p, False))
+    order.reverse()
+    return order
+
+
+_FREED = (
+    "trying to backward through the graph a second time (or to use results after it was freed): "
+    "{op} already released its saved values. Pass retain_graph=True to the first backward() "
+    "if you need to backward through the same graph twice."
+)
+
+
+def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None):
+    """Propagate ``cotangents`` from ``roots`` (Nodes or leaf Tensors).
+
+    With ``targets`` (graph handles), return their cotangents and leave ``.grad`` untouched;
+    otherwise accumulate into the ``.grad`` of every leaf reached.
+    """
+    from .. import ops
+
+    m = ops if tensor_mode else rawops
+    stop = set(targets) if targets else ()
+    grads = {}
+    for r, g in zip(roots, cotangents):
+        grads[r] = _add(grads[r], g) if r in grads else g
+    captured = {}
+    leaf_grads = {}
+    for node in toposort(roots, stop):
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        if node._hooks:
+            g = _run_hooks(node._hooks, g, tensor_mode)
+        if node in stop:
+            captured[node] = g
+            continue
+        if node.xs is None:
+            raise RuntimeError(_FREED.format(op=node.prim.name))
+        if tensor_mode:
+            xs = [_as_graph_tensor(p, x) for p, x in zip(node.parents, node.xs)]
+            out = Tensor._wrap(node.out, node)
+        else:
+            xs, out = node.xs, node.out
+        cts = node.prim.cotangents(node, g, m, xs, out)
+        for p, c, x in zip(node.parents, cts, node.xs):
+            if p is None or c is None:
+                continue
+            c = _fit(c, x, m, node.prim.name)
+            if type(p) is Node:
+                grads[p] = _add(grads[p], c) if p in grads else c
+            else:
+                leaf_grads[p] = _add(leaf_grads[p], c) if p in leaf_grads else c
+        if not retain_graph:
+            node.xs = node.out = None
+    for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
+        if p in grads:
+            g = grads.pop(p)
+            leaf_grads[p] = _add(leaf_grads[p], g) if p in leaf_grads else g
+    if targets is not None:
+        captured.update((t, leaf_grads.get(t)) for t in targets if type(t) is not Node)
+        return [captured.get(t) for t in targets]
+    for leaf, g in leaf_grads.items():
+        _accumulate(leaf, g, tensor_mode)
+    return None
+
+
+def _add(a, b):
+    return a + b
+
+
+def _fit(c, x, m, opname):
+    """Sum a cotangent back to its input's shape (broadcasting) and cast it to the input's dtype."""
+    shape = np.shape(x)
+    cshape = c.shape if hasattr(c, "shape") else ()
+    if cshape != shape:
+        c = m.sum_to(c, shape) if len(cshape) >= len(shape) else m.broadcast_to(c, shape)
+        if c.shape != shape:
+            raise RuntimeError(f"{opname}: cotangent of shape {cshape} does not fit input shape {shape}")
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and c.dtype != dtype and dtype.kind == "f":
+        c = m.cast(c, dtype)
+    return c
+
+
+def _as_graph_tensor(parent, x):
+    if parent is None:
+        return Tensor._wrap(x) if isinstance(x, np.ndarray) else x
+    if type(parent) is Node:
+        return Tensor._wrap(x, parent)
+    return parent   # a leaf tensor
+
+
+def _run_hooks(hooks, g, tensor_mode):
+    for hook in list(hooks):
+        gt = g if tensor_mode else Tensor._wrap(np.asarray(g))
+        r = hook(gt)
+        if r is not None:
+            g = r if tensor_mode else np.asarray(r.data if isinstance(r, Tensor) else r)
+    return g
+
+
+def _accumulate(leaf, g, tensor_mode):
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g, tensor_mode)
+    if not tensor_mode:
+        g = np.asarray(g)
+        if g.base is not None or not g.flags.writeable:
+            g = g.copy()   # never hand out a view of another array as .grad
+        g = Tensor._wrap(g)
+    if leaf.grad is None:
+        leaf.grad = g
+    elif tensor_mode:
+        leaf.grad = leaf.grad + g
+    else:
+        leaf.grad = Tensor._wrap(leaf.grad.data + g.data)
+
+
+def backward(root, grad=None, retain_graph=False, create_graph=False):
+    """``root.backward()``: accumulate d(root)/d(leaf) into each leaf's ``.grad``."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"backward() needs a Tensor, got {type(root).__name__}")
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad and has no grad_fn, so there is nothing "
+            "to differentiate; did you create the inputs with requires_grad=True, or compute it "
+            "under kg.no_grad()?")
+    g = _seed_cotangent(root, grad, create_graph)
+    ref = root.node if root.node is not None else root
+    tensor_mode = bool(create_graph)
+    with _set(grad_enabled=tensor_mode):
+        run_backward([ref], [g], tensor_mode=tensor_mode, retain_graph=retain_graph or create_graph)
+
+
+def _seed_cotangent(root, grad, tensor_mode):
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward(): grad can be implicitly created only for scalar outputs, but this tensor has "
+                f"shape {root.shape}; call .sum() first or pass grad= with that shape")
+        g = np.ones_like(root.data)
+    else:
+        g = grad.data if isinstance(grad, Tensor) and not tensor_mode else grad
+        if not isinstance(g, Tensor):
+            g = np.asarray(g, dtype=root.dtype)
+        if g.shape != root.shape:
+            raise RuntimeError(f"backward(): grad has shape {g.shape} but the tensor has shape {root.shape}")
+        if tensor_mode:
+            return g
+    return Tensor._wrap(g) if tensor_mode else g

@@ -1,0 +1,200 @@
+"""Primitives: the one place where an operation's forward kernel and derivative rules are declared.
+
+A primitive states its derivative once and both modes are generated from it:
+
+* elementwise ops give ``derivs``: one function per input returning the partial derivative
+  ``∂out/∂x_i``; reverse mode multiplies it by the cotangent ``g``, forward mode by the tangent
+  ``t``, so the two modes cannot disagree (not even at a kink);
+* other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
+  input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
+  differentiable input, so its JVP is the op itself applied to the tangent).
+
+Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
+(``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
+kinkgrad itself and the same rule builds a differentiable graph, so higher derivatives come free.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .state import _STATE, levels_below
+
+
+class Primitive:
+    """A named operation with its forward kernel, derivative rules and optional kink declaration."""
+
+    __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
+                 "piecewise_constant", "variadic", "doc")
+
+    def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
+                 differentiable=True, piecewise_constant=False, variadic=False, doc=None):
+        self.name = name
+        self.impl = impl
+        self.derivs = _as_tuple(derivs)
+        self.vjps = _as_tuple(vjp)
+        self.jvps = _as_tuple(jvp)
+        self.linear = linear
+        self.kinks = kinks                  # a kinks.Kink (or per-input tuple), or None when smooth
+        self.differentiable = differentiable
+        self.piecewise_constant = piecewise_constant
+        self.variadic = variadic            # one vjp returning every cotangent; one jvp taking every tangent
+        self.doc = doc
+
+    def __call__(self, *args, **params):
+        return apply(self, args, params)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+    # -- reverse mode -------------------------------------------------------------------------
+    def cotangents(self, node, g, m, xs, out):
+        """One cotangent per input (None where the input needs none)."""
+        params = node.params
+        parents = node.parents
+        if self.derivs is not None:
+            kinks = self.kinks
+            res = []
+            for i, p in enumerate(parents):
+                if p is None:
+                    res.append(None)
+                    continue
+                d = self.derivs[i](m, out, *xs, **params)
+                if kinks is not None:
+                    d = _resolve(self, i, d, m, node.xs, params)
+                res.append(g * d)
+            return res
+        if self.vjps is None:
+            raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
+        vjps = self.vjps
+        if self.variadic:
+            return vjps[0](m, g, out, *xs, **params)
+        res = []
+        for i, p in enumerate(parents):
+            if p is None:
+                res.append(None)
+            elif i >= len(vjps) or vjps[i] is None:
+                raise NotImplementedError(
+                    f"{self.name}: the derivative with respect to argument {i} is not implemented")
+            else:
+                res.append(vjps[i](m, g, out, *xs, **params))
+        return res
+
+    # -- forward mode -------------------------------------------------------------------------
+    def tangent(self, ts, out, xs, params):
+        """The output tangent given input tangents ``ts`` (None = zero), written in kinkgrad ops."""
+        from .. import ops as m
+
+        if self.variadic and self.jvps is not None:
+            return self.jvps[0](m, ts, out, *xs, **params)
+        total = None
+        for i, t in enumerate(ts):
+            if t is None:
+                continue
+            if self.derivs is not None:
+                d = self.derivs[i](m, out, *xs, **params)
+                if self.kinks is not None:
+                    d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params)
+                term = t * d
+            elif self.linear:
+                args = list(xs)
+                args[i] = t
+                term = self(*args, **params)
+            elif self.jvps is not None and i < len(self.jvps) and self.jvps[i] is not None:
+                term = self.jvps[i](m, t, out, *xs, **params)
+            else:
+                raise NotImplementedError(
+                    f"{self.name}: forward mode (jvp) with respect to argument {i} is not implemented")
+            total = term if total is None else total + term
+        if total is not None and total.shape != out.shape:
+            total = m.broadcast_to(total, out.shape)
+        return total
+
+
+def _as_tuple(rules):
+    if rules is None or isinstance(rules, tuple):
+        return rules
+    return (rules,)
+
+
+def _resolve(prim, i, d, m, raw_xs, params):
+    from ..kinks.resolve import resolve_elementwise
+
+    return resolve_elementwise(prim, i, d, m, raw_xs, params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying a primitive: the hot path of every operation.
+# ---------------------------------------------------------------------------------------------
+class Node:
+    """One recorded application of a primitive: what the backward rules need, nothing more.
+
+    ``parents[i]`` is the Node that produced input i, the leaf Tensor itself, or None when the
+    input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
+    """
+
+    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "__weakref__")
+
+    def __init__(self, prim, parents, xs, out, params):
+        self.prim = prim
+        self.parents = parents
+        self.xs = xs
+        self.out = out
+        self.params = params
+        self._hooks = None
+
+    @property
+    def name(self):
+        return self.prim.name
+
+    def __repr__(self):
+        return f"<{self.prim.name} node>"
+
+
+def _ref(a):
+    """The graph handle of an input: its node, itself if it is a leaf needing grad, else None."""
+    if a.node is not None:
+        return a.node
+    return a if a.requires_grad else None
+
+
+def apply(prim, args, params):
+    st = _STATE.get()
+    if st.levels:
+        level = _top_level(args, st.levels)
+        if level is not None:
+            return _apply_forward_mode(prim, args, params, level)
+    xs = [a.data if isinstance(a, Tensor) else a for a in args]
+    out = prim.impl(*xs, **params)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if st.grad_enabled and prim.differentiable:
+        parents = [(_ref(a) if isinstance(a, Tensor) else None) for a in args]
+        for p in parents:
+            if p is not None:
+                return Tensor._wrap(out, Node(prim, parents, xs, out, params))
+    return Tensor._wrap(out)
+
+
+def _top_level(args, levels):
+    top = None
+    for a in args:
+        if isinstance(a, Tensor) and a._tangents:
+            for lvl in a._tangents:
+                if lvl in levels and (top is None or levels.index(lvl) > levels.index(top)):
+                    top = lvl
+    return top
+
+
+def _apply_forward_mode(prim, args, params, level):
+    """Compute the primal with the inner levels off, then this level's tangent from the rules."""
+    with levels_below(level):
+        out = apply(prim, args, params)
+        if not prim.differentiable:
+            return out
+        ts = [a._tangents.get(level) if isinstance(a, Tensor) and a._tangents else None for a in args]
+        t = prim.tangent(ts, out, args, params)
+    if t is not None:
+        out._tangents = dict(out._tangents or {})
+        out._tangents[level] = t
+    return out

@@ -1,0 +1,98 @@
+"""The NumPy twin of the kinkgrad ops namespace, used by derivative rules in a plain backward pass.
+
+Every name here exists in ``kinkgrad.ops`` with the same meaning (a test checks it), so one rule
+text serves both the fast NumPy backward and the differentiable one used for higher order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
+square, sign, abs, where = np.square, np.sign, np.abs, np.where
+reshape, broadcast_to, expand_dims, swapaxes = np.reshape, np.broadcast_to, np.expand_dims, np.swapaxes
+matmul, maximum, minimum, conj = np.matmul, np.maximum, np.minimum, np.conj
+zeros_like, ones_like, flip, cumsum = np.zeros_like, np.ones_like, np.flip, np.cumsum
+erf = None  # filled below
+
+
+def sigmoid(x):
+    return _sigmoid(x)
+
+
+def _sigmoid(x):
+    # numerically stable for both signs
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sum(x, axis=None, keepdims=False):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
+def transpose(x, axes=None):
+    return np.transpose(x, axes)
+
+
+def cast(x, dtype):
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    x = np.asarray(x)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+    if axes:
+        x = x.sum(axis=axes, keepdims=True)
+    return x.reshape(shape) if lead or x.shape != tuple(shape) else x
+
+
+def scatter_add(g, index, shape):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+    out = np.zeros(shape, dtype=np.asarray(g).dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def getitem(x, index):
+    return x[index]
+
+
+def take_along_axis(x, idx, axis):
+    return np.take_along_axis(x, idx, axis)
+
+
+def put_along_axis_add(g, idx, axis, shape):
+    out = np.zeros(shape, dtype=np.asarray(g).dtype)
+    if axis is None:
+        np.add.at(out.reshape(-1), idx.reshape(-1), np.asarray(g).reshape(-1))
+        return out
+    ix = list(np.indices(idx.shape, sparse=True))
+    ix[axis] = idx
+    np.add.at(out, tuple(ix), g)
+    return out
+
+
+def pad(x, pad_width):
+    return np.pad(x, pad_width)
+
+
+def concatenate(xs, axis=0):
+    return np.concatenate(xs, axis=axis)
+
+
+def einsum(spec, *xs):
+    return np.einsum(spec, *xs, optimize=len(xs) > 2)
+
+
+def erf_(x):
+    from .._special import erf as _erf
+
+    return _erf(x)
+
+
+erf = erf_

@@ -1,0 +1,299 @@
+"""Functional transforms in JAX's spelling: grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp.
+
+They accept NumPy arrays, Python floats and Tensors, never touch the ``.grad`` of their inputs,
+and nest freely: inside another transform (or when an input already carries a graph or a
+tangent) the backward pass is itself recorded, so grad-of-grad and jvp-of-grad work.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+from ..tensor import Tensor, _check_can_require_grad, _to_array
+from .backward import run_backward
+from .primitive import Node, Primitive, _ref
+from .state import _STATE, _set, new_level
+
+_identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linear=True,
+                      doc="Returns its input; gives a transform's input its own graph handle.")
+
+
+def _kink_scope(kinks):
+    if kinks is None:
+        return contextlib.nullcontext()
+    from ..kinks.policy import kinks as scope
+
+    if isinstance(kinks, dict):
+        return scope(**kinks)
+    return scope(kinks)
+
+
+def _lift(x, argname):
+    """A fresh graph handle for a differentiated argument, still linked to any outer graph/tangent."""
+    st = _STATE.get()
+    if isinstance(x, Tensor):
+        _check_can_require_grad(x.dtype, f"argument {argname}")
+        if x.requires_grad and st.grad_enabled:
+            with _set(grad_enabled=True):
+                return _identity(x)
+        t = Tensor._wrap(x.data)
+        t._tangents = x._tangents
+    else:
+        arr = _to_array(x)
+        _check_can_require_grad(arr.dtype, f"argument {argname}")
+        t = Tensor._wrap(arr)
+    t.requires_grad = True
+    return t
+
+
+def _needs_graph(args):
+    """Record the backward pass itself when an enclosing computation may differentiate it."""
+    st = _STATE.get()
+    if not st.grad_enabled:
+        return False
+    if st.depth or st.levels:
+        return True
+    return any(isinstance(a, Tensor) and (a.requires_grad or a._tangents) for a in args)
+
+
+def _argnums_tuple(argnums, nargs, fname):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    for i in nums:
+        if not -nargs <= i < nargs:
+            raise ValueError(f"{fname}: argnums={argnums} but the function was called with {nargs} argument(s)")
+    return single, tuple(i % nargs for i in nums)
+
+
+def _pullback(outs, cotangents, handles, tensor_mode, retain):
+    roots, cts = [], []
+    for y, ct in zip(outs, cotangents):
+        if isinstance(y, Tensor) and y.requires_grad:
+            roots.append(y.node if y.node is not None else y)
+            cts.append(ct)
+    if not roots:
+        return [None] * len(handles)
+    with _set(grad_enabled=tensor_mode):
+        return run_backward(roots, cts, tensor_mode=tensor_mode, retain_graph=retain, targets=handles)
+
+
+def _as_result(g, like, tensor_mode):
+    if g is None:
+        return Tensor._wrap(np.zeros_like(like.data))
+    if tensor_mode:
+        return g
+    return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
+
+
+def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
+    """Return a function computing ``(f(*args), df/dargs)``; ``f`` must return a scalar."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        single, nums = _argnums_tuple(argnums, len(args), "grad")
+        tensor_mode = _needs_graph(args)
+        st = _STATE.get()
+        with _kink_scope(kinks):
+            args = list(args)
+            lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
+            for i, t in zip(nums, lifted):
+                args[i] = t
+            with _set(grad_enabled=True, depth=st.depth + 1):
+                res = f(*args, **kwargs)
+            y, aux = res if has_aux else (res, None)
+            if not isinstance(y, Tensor):
+                y = Tensor._wrap(np.asarray(y))
+            if y.data.size != 1:
+                raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
+                                "use kg.vjp or kg.jacobian for non-scalar outputs")
+            if not np.issubdtype(y.dtype, np.floating):
+                raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
+                                "differentiable outputs must be floating point")
+            seed = np.ones_like(y.data)
+            if tensor_mode:
+                seed = Tensor._wrap(seed)
+            handles = [_ref(t) for t in lifted]
+            gs = _pullback([y], [seed], handles, tensor_mode, retain=tensor_mode)
+        grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
+        if not tensor_mode:
+            y = y.detach()
+        g = grads[0] if single else grads
+        return ((y, aux), g) if has_aux else (y, g)
+
+    return wrapper
+
+
+def grad(f, argnums=0, has_aux=False, kinks=None):
+    """Return a function computing the gradient of scalar ``f`` w.r.t. argument(s) ``argnums``.
+
+    >>> import kinkgrad as kg
+    >>> kg.grad(lambda x: (x * x).sum())(kg.tensor([1.0, 2.0]))
+    tensor([2., 4.])
+    """
+    vg = value_and_grad(f, argnums=argnums, has_aux=has_aux, kinks=kinks)
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        (value, g) = vg(*args, **kwargs)
+        if has_aux:
+            return g, value[1]
+        return g
+
+    return wrapper
+
+
+def _as_tuple(out):
+    if isinstance(out, (tuple, list)):
+        return tuple(out), True
+    return (out,), False
+
+
+def vjp(f, *primals, has_aux=False, kinks=None):
+    """``(f(*primals), pullback)`` where ``pullback(cotangent)`` gives one cotangent per primal."""
+    tensor_mode = _needs_graph(primals)
+    st = _STATE.get()
+    with _kink_scope(kinks):
+        lifted = [_lift(x, str(i)) for i, x in enumerate(primals)]
+        with _set(grad_enabled=True, depth=st.depth + 1):
+            res = f(*lifted)
+    out, aux = res if has_aux else (res, None)
+    outs, is_seq = _as_tuple(out)
+    handles = [_ref(t) for t in lifted]
+
+    def pullback(cotangent):
+        cts, _ = _as_tuple(cotangent) if is_seq else ((cotangent,), False)
+        if len(cts) != len(outs):
+            raise ValueError(f"vjp: {len(cts)} cotangent(s) for {len(outs)} output(s)")
+        seeds = []
+        for y, c in zip(outs, cts):
+            c_arr = c if (tensor_mode and isinstance(c, Tensor)) else _to_array(c, y.dtype)
+            if tuple(np.shape(c_arr)) != tuple(y.shape):
+                raise ValueError(f"vjp: cotangent of shape {tuple(np.shape(c_arr))} for an output of shape {y.shape}")
+            seeds.append(Tensor._wrap(c_arr) if tensor_mode and not isinstance(c_arr, Tensor) else c_arr)
+        with _kink_scope(kinks):
+            gs = _pullback(outs, seeds, handles, tensor_mode, retain=True)
+        return tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
+
+    shown = out if tensor_mode else (tuple(o.detach() for o in outs) if is_seq else outs[0].detach())
+    return (shown, pullback, aux) if has_aux else (shown, pullback)
+
+
+def jvp(f, primals, tangents, kinks=None):
+    """``(f(*primals), J @ tangents)`` by forward mode: tangents ride along with values, no tape."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    keep_graph = _needs_graph(primals + tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s)")
+    with _kink_scope(kinks), new_level() as level:
+        xs = []
+        for i, (x, t) in enumerate(zip(primals, tangents)):
+            xt = _lift_forward(x, str(i))
+            t_arr = t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t, xt.dtype))
+            if tuple(t_arr.shape) != tuple(xt.shape):
+                raise ValueError(f"jvp: tangent {i} has shape {tuple(t_arr.shape)} but its primal has shape {xt.shape}")
+            if t_arr.dtype != xt.dtype:
+                from ..ops import cast
+
+                t_arr = cast(t_arr, dtype=xt.dtype)
+            xt._tangents = {**(xt._tangents or {}), level: t_arr}
+            xs.append(xt)
+        out = f(*xs)
+    outs, is_seq = _as_tuple(out)
+    touts = []
+    for y in outs:
+        if not isinstance(y, Tensor):
+            y = Tensor._wrap(np.asarray(y))
+        t = y._tangents.get(level) if y._tangents else None
+        touts.append(t if t is not None else Tensor._wrap(np.zeros_like(y.data)))
+    clean = []
+    for y in outs:
+        if isinstance(y, Tensor) and y._tangents and level in y._tangents:
+            y2 = Tensor._wrap(y.data, y.node)
+            y2.requires_grad = y.requires_grad
+            y2._tangents = {k: v for k, v in y._tangents.items() if k != level} or None
+            y = y2
+        clean.append(y if keep_graph or not isinstance(y, Tensor) else y.detach())
+    if not keep_graph:
+        touts = [t.detach() for t in touts]
+    return (tuple(clean), tuple(touts)) if is_seq else (clean[0], touts[0])
+
+
+def _lift_forward(x, argname):
+    if isinstance(x, Tensor):
+        _check_can_require_grad(x.dtype, f"primal {argname}")
+        if x.requires_grad and _STATE.get().grad_enabled:
+            return _identity(x)
+        t = Tensor._wrap(x.data)
+        t._tangents = x._tangents
+        return t
+    arr = _to_array(x)
+    _check_can_require_grad(arr.dtype, f"primal {argname}")
+    return Tensor._wrap(arr)
+
+
+def jacobian(f, argnums=0, mode="rev", kinks=None):
+    """The Jacobian, shaped ``out.shape + x.shape``; ``mode="rev"`` (a VJP per output element) or
+    ``"fwd"`` (a JVP per input element)."""
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+
+    @functools.wraps(f)
+    def wrapper(*args):
+        single, nums = _argnums_tuple(argnums, len(args), "jacobian")
+        args = list(args)
+        results = []
+        for i in nums:
+            def fi(xi, i=i):
+                a = list(args)
+                a[i] = xi
+                return f(*a)
+            results.append(_jac_rev(fi, args[i], kinks) if mode == "rev" else _jac_fwd(fi, args[i], kinks))
+        return results[0] if single else tuple(results)
+
+    return wrapper
+
+
+def _stack_rows(rows, shape):
+    from ..ops import reshape, stack
+
+    return reshape(stack(rows, axis=0), shape)
+
+
+def _jac_rev(f, x, kinks):
+    out, pullback = vjp(f, x, kinks=kinks)
+    rows = []
+    eye = np.eye(out.data.size, dtype=out.dtype)
+    for k in range(out.data.size):
+        (g,) = pullback(eye[k].reshape(out.shape))
+        rows.append(g)
+    xshape = tuple(np.shape(x.data if isinstance(x, Tensor) else _to_array(x)))
+    return _stack_rows(rows, tuple(out.shape) + xshape)
+
+
+def _jac_fwd(f, x, kinks):
+    from ..ops import reshape, stack, transpose
+
+    xa = x.data if isinstance(x, Tensor) else _to_array(x)
+    cols, out = [], None
+    eye = np.eye(xa.size, dtype=xa.dtype)
+    for k in range(xa.size):
+        out, t = jvp(f, (x,), (eye[k].reshape(xa.shape),), kinks=kinks)
+        cols.append(t)
+    if out is None:
+        out_shape = tuple(np.shape(f(x)))
+        return Tensor._wrap(np.zeros(out_shape + xa.shape, dtype=xa.dtype))
+    jac = stack(cols, axis=-1)                          # out.shape + (x.size,)
+    return reshape(jac, tuple(out.shape) + xa.shape)
+
+
+def hessian(f, argnums=0, kinks=None):
+    """Second derivatives of scalar ``f`` (forward-over-reverse)."""
+    return jacobian(grad(f, argnums=argnums, kinks=kinks), argnums=argnums, mode="fwd", kinks=kinks)
+
+
+def hvp(f, primals, tangents, kinks=None):
+    """Hessian-vector product ``H @ v`` without forming H (forward-over-reverse)."""
+    return jvp(grad(f, argnums=tuple(range(len(primals))) if len(primals) > 1 else 0, kinks=kinks),
+               primals, tangents, kinks=kinks)[1]

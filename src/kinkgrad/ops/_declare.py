@@ -1,0 +1,40 @@
+"""Shorthands for declaring primitives, and argument normalisation shared by the op families."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.primitive import Primitive
+from ..tensor import Tensor
+
+
+def elementwise(name, impl, *derivs, kinks=None, doc=None, **kw):
+    """An elementwise primitive stated by its partial derivatives, one per input (None = not differentiable)."""
+    return Primitive(name, impl, derivs=tuple(derivs), kinks=kinks, doc=doc, **kw)
+
+
+def comparison(name, impl):
+    """A comparison: boolean output, no derivative (it is piecewise constant)."""
+    return Primitive(name, impl, differentiable=False, piecewise_constant=True)
+
+
+def normalize_axis(axis, ndim, op="op"):
+    """``axis`` as a sorted tuple of non-negative ints (None = all axes)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out))
+
+
+def shape_of(x):
+    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+
+
+def ndim_of(x):
+    return len(shape_of(x))

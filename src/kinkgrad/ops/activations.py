@@ -1,0 +1,95 @@
+"""Activation functions under their ``torch.nn.functional`` names.
+
+Smooth ones are compositions (they inherit exact derivatives); ones with a kink whose default
+would come out wrong by composition are primitives with a kink declaration.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kinks.declare import Kink
+from ._declare import elementwise
+from .elementwise import erf, exp, sigmoid, softplus, tanh
+from .nonsmooth import clip, relu
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def silu(x):
+    """x * sigmoid(x) (a.k.a. swish)."""
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) (exact, with erf) or the tanh approximation (``approximate="tanh"``)."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def mish(x):
+    """x * tanh(softplus(x))."""
+    return x * tanh(softplus(x))
+
+
+def softsign(x):
+    from .nonsmooth import abs
+
+    return x / (1 + abs(x))
+
+
+def _elu_kernel(x, alpha=1.0, scale=1.0):
+    neg = scale * alpha * np.expm1(np.minimum(x, 0))
+    return np.where(x > 0, scale * x, neg).astype(x.dtype, copy=False)
+
+
+def _elu_deriv(m, out, x, alpha=1.0, scale=1.0):
+    # left slope at 0 is scale*alpha, right slope scale; the formula gives their min-norm element
+    left = scale * alpha * m.exp(m.minimum(x, 0.0))
+    at0 = min(abs(scale * alpha), abs(scale)) * (1 if scale * alpha >= 0 else -1)
+    return m.where(x > 0, scale, m.where(x < 0, left, at0))
+
+
+_elu = elementwise(
+    "elu", _elu_kernel, _elu_deriv,
+    kinks=Kink(lambda x, alpha=1.0, scale=1.0: (x == 0) & (alpha != 1.0),
+               left=lambda x, alpha=1.0, scale=1.0: scale * alpha, right=lambda x, alpha=1.0, scale=1.0: scale,
+               where="x = 0 (when alpha != 1)"),
+    doc="scale * (x if x > 0 else alpha (e^x - 1)). Kink at 0 when alpha != 1; default = smaller slope.")
+
+
+def elu(x, alpha=1.0):
+    """x for x > 0, alpha (e^x - 1) otherwise. Kink: x = 0 when alpha != 1."""
+    return _elu(x, alpha=float(alpha), scale=1.0)
+
+
+def selu(x):
+    """scale * elu(x, alpha) with the self-normalising constants. Kink: x = 0 (slopes 1.758 / 1.051)."""
+    return _elu(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+
+
+def celu(x, alpha=1.0):
+    """max(0, x) + min(0, alpha (e^(x/alpha) - 1)); continuously differentiable for every alpha."""
+    return _elu(x / alpha, alpha=1.0, scale=1.0) * alpha
+
+
+def relu6(x):
+    """min(max(x, 0), 6). Kinks at 0 and 6; default derivative 0 there."""
+    return clip(x, 0.0, 6.0)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """clip(x, min_val, max_val). Kinks at the bounds; default derivative 0 there."""
+    return clip(x, min_val, max_val)
+
+
+__all__ = ["silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
+           "relu", "sigmoid", "tanh", "softplus", "exp"]

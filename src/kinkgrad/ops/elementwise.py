@@ -1,0 +1,105 @@
+"""Smooth elementwise primitives: arithmetic, exponentials, trigonometry, comparisons.
+
+Each op states its partial derivatives once (``∂out/∂x`` as a function of ``out`` and the inputs);
+reverse and forward mode are both generated from that one statement.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._special import erf as _erf_kernel
+from ..autodiff.primitive import Primitive
+from ._declare import comparison, elementwise
+
+# -- arithmetic -------------------------------------------------------------------------------
+add = Primitive("add", np.add,
+                vjp=(lambda m, g, out, x, y: g, lambda m, g, out, x, y: g),
+                jvp=(lambda m, t, out, x, y: t, lambda m, t, out, x, y: t),
+                doc="x + y (broadcasting).")
+subtract = Primitive("subtract", np.subtract,
+                     vjp=(lambda m, g, out, x, y: g, lambda m, g, out, x, y: -g),
+                     jvp=(lambda m, t, out, x, y: t, lambda m, t, out, x, y: -t),
+                     doc="x - y (broadcasting).")
+negative = Primitive("negative", np.negative, vjp=lambda m, g, out, x: -g, linear=True, doc="-x.")
+multiply = elementwise("multiply", np.multiply,
+                       lambda m, out, x, y: y,
+                       lambda m, out, x, y: x,
+                       doc="x * y (broadcasting).")
+divide = elementwise("divide", np.true_divide,
+                     lambda m, out, x, y: 1 / y,
+                     lambda m, out, x, y: -out / y,
+                     doc="x / y (broadcasting).")
+
+
+def _pow_dx(m, out, x, p):
+    if isinstance(p, (int, float)):
+        return 0 * x if p == 0 else p * x ** (p - 1)
+    # p == 0 gives 0 even at x == 0 (0 * 0**-1 would be NaN)
+    return m.where(p == 0, 0.0, p * x ** m.where(p == 0, 1.0, p - 1))
+
+
+def _pow_dp(m, out, x, p):
+    # d/dp x**p = x**p log x; taken as 0 at x == 0 (the limit for p > 0), and log never sees 0
+    safe = m.where(x == 0, 1.0, x)
+    return m.where(x == 0, 0.0, out * m.log(safe))
+
+
+power = elementwise("power", np.power, _pow_dx, _pow_dp,
+                    doc="x ** p; d/dx = p x^(p-1), d/dp = x^p log x (0 at x = 0).")
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, doc="1 / x.")
+square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2.")
+
+# -- exponentials and logarithms --------------------------------------------------------------
+exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.")
+expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.")
+log = elementwise("log", np.log, lambda m, out, x: 1 / x, doc="Natural logarithm; singular at 0.")
+log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), doc="log(1 + x), accurate near 0.")
+sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out,
+                   doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).")
+
+# -- trigonometric and hyperbolic -------------------------------------------------------------
+sin = elementwise("sin", np.sin, lambda m, out, x: m.cos(x), doc="Sine.")
+cos = elementwise("cos", np.cos, lambda m, out, x: -m.sin(x), doc="Cosine.")
+tan = elementwise("tan", np.tan, lambda m, out, x: 1 + out * out, doc="Tangent.")
+tanh = elementwise("tanh", np.tanh, lambda m, out, x: 1 - out * out, doc="Hyperbolic tangent.")
+
+
+def _sigmoid_kernel(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(np.result_type(x, np.float16), copy=False)
+
+
+sigmoid = elementwise("sigmoid", _sigmoid_kernel, lambda m, out, x: out * (1 - out),
+                      doc="1 / (1 + e^-x), stable for large |x|.")
+
+
+def _softplus_kernel(x, beta=1.0):
+    return (np.logaddexp(0, beta * x) / beta).astype(np.result_type(x, np.float16), copy=False)
+
+
+softplus = elementwise("softplus", _softplus_kernel, lambda m, out, x, beta=1.0: m.sigmoid(beta * x),
+                       doc="log(1 + e^(beta x)) / beta; derivative sigmoid(beta x).")
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+erf = elementwise("erf", _erf_kernel, lambda m, out, x: _TWO_OVER_SQRT_PI * m.exp(-x * x),
+                  doc="Error function; d/dx = 2/sqrt(pi) e^(-x^2).")
+
+# -- dtype ------------------------------------------------------------------------------------
+cast = Primitive("cast", lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
+                 vjp=lambda m, g, out, x, dtype: g, linear=True,
+                 doc="Convert to another dtype (the engine casts the gradient back).")
+
+# -- comparisons (no derivative: boolean, piecewise constant) ---------------------------------
+greater = comparison("greater", np.greater)
+greater_equal = comparison("greater_equal", np.greater_equal)
+less = comparison("less", np.less)
+less_equal = comparison("less_equal", np.less_equal)
+equal = comparison("equal", np.equal)
+not_equal = comparison("not_equal", np.not_equal)
+logical_and = comparison("logical_and", np.logical_and)
+logical_or = comparison("logical_or", np.logical_or)
+logical_not = comparison("logical_not", np.logical_not)
+isnan = comparison("isnan", np.isnan)
+isfinite = comparison("isfinite", np.isfinite)

@@ -1,0 +1,48 @@
+"""Vector and matrix norms; the 2-norm is a primitive so its derivative at 0 is declared, not NaN."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.primitive import Primitive
+from ._declare import ndim_of, normalize_axis, shape_of
+from .nonsmooth import abs
+from .reduce import _kept_shape, _unreduce, max, sum
+
+
+def _l2_kernel(x, axis, keepdims):
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
+def _l2_direction(m, out, x, axis, keepdims):
+    """x / ||x||, taken as 0 where the norm is 0 (the minimum-norm subgradient: the unit ball's centre)."""
+    outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
+    safe = m.where(outk == 0, 1.0, outk)
+    return m.where(outk == 0, 0.0, x / safe)
+
+
+_l2 = Primitive(
+    "norm", _l2_kernel,
+    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _l2_direction(m, out, x, axis, keepdims),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    doc="Euclidean / Frobenius norm. Kink: x = 0, where the subdifferential is the unit ball; default 0.")
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """Vector norms (ord None/2, 1, inf, -inf, p) and the Frobenius norm, like ``np.linalg.norm``."""
+    n = ndim_of(x)
+    axes = normalize_axis(axis, n, "norm")
+    if ord in (None, 2, "fro") and (ord != 2 or len(axes) == 1):
+        return _l2(x, axis=axes, keepdims=bool(keepdims))
+    if len(axes) != 1:
+        raise NotImplementedError(f"norm: ord={ord!r} over {len(axes)} axes (matrix norms other than 'fro')")
+    if ord == 1:
+        return sum(abs(x), axis=axes, keepdims=keepdims)
+    if ord in (np.inf, float("inf")):
+        return max(abs(x), axis=axes, keepdims=keepdims)
+    if ord in (-np.inf, float("-inf")):
+        from .reduce import min
+
+        return min(abs(x), axis=axes, keepdims=keepdims)
+    if isinstance(ord, (int, float)) and ord > 0:
+        return sum(abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
+    raise ValueError(f"norm: unsupported ord={ord!r}")

@@ -1,0 +1,222 @@
+"""Reductions and normalisers: sum, mean, prod, var/std, max/min, logsumexp, softmax, log_softmax."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.primitive import Primitive
+from ..tensor import Tensor
+from ._declare import ndim_of, normalize_axis, shape_of
+
+
+def _kept_shape(shape, axes):
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _unreduce(m, g, shape, axis, keepdims):
+    """Bring a reduced cotangent back to the input's shape (the transpose of a sum)."""
+    if not keepdims:
+        g = m.reshape(g, _kept_shape(shape, axis))
+    return m.broadcast_to(g, shape)
+
+
+def _reduce_tangent(m, t, axis, keepdims):
+    return m.sum(t, axis=axis, keepdims=keepdims)
+
+
+_sum = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+                 vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims),
+                 linear=True)
+
+
+def sum(x, axis=None, keepdims=False):
+    """Sum over ``axis`` (all axes by default)."""
+    return _sum(x, axis=normalize_axis(axis, ndim_of(x), "sum"), keepdims=bool(keepdims))
+
+
+def _count(shape, axis):
+    n = 1
+    for a in axis:
+        n *= shape[a]
+    return n
+
+
+def mean(x, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis``."""
+    axes = normalize_axis(axis, ndim_of(x), "mean")
+    n = _count(shape_of(x), axes)
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis (shape {shape_of(x)}, axis {axis})")
+    return _sum(x, axis=axes, keepdims=bool(keepdims)) / n
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention, ddof=0)."""
+    axes = normalize_axis(axis, ndim_of(x), "var")
+    n = _count(shape_of(x), axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} element(s) along axis {axis} with ddof={ddof} leaves no degrees of freedom")
+    centered = x - mean(x, axis=axes, keepdims=True)
+    return _sum(centered * centered, axis=axes, keepdims=bool(keepdims)) / (n - ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation: sqrt(var). Singular (infinite slope) where all elements are equal."""
+    from .elementwise import sqrt
+
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def _prod_others(x, axis):
+    """Product of all *other* elements along ``axis``, exact even where x has zeros."""
+    x = np.asarray(x)
+    out = np.ones_like(x)
+    moved = np.moveaxis(x, axis, tuple(range(len(axis))))
+    flat = moved.reshape((-1,) + moved.shape[len(axis):])
+    left = np.concatenate([np.ones_like(flat[:1]), np.cumprod(flat[:-1], axis=0)], axis=0)
+    right = np.concatenate([np.cumprod(flat[::-1][:-1], axis=0)[::-1], np.ones_like(flat[:1])], axis=0)
+    res = (left * right).reshape(moved.shape)
+    out[...] = np.moveaxis(res, tuple(range(len(axis))), axis)
+    return out
+
+
+def _others(m, out, x, axis, keepdims):
+    """d prod / d x_i: out / x_i (differentiable again), or the exact product of the others at zeros."""
+    raw = x.data if isinstance(x, Tensor) else x
+    if np.any(raw == 0):
+        return _prod_others(raw, axis)
+    return _unreduce(m, out, shape_of(x), axis, keepdims) / x
+
+
+_prod = Primitive(
+    "prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _others(m, out, x, axis, keepdims),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _others(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``; the gradient is exact where some factors are 0."""
+    return _prod(x, axis=normalize_axis(axis, ndim_of(x), "prod"), keepdims=bool(keepdims))
+
+
+# -- max / min reductions ----------------------------------------------------------------------
+def _extreme_weights(m, out, x, axis):
+    """Where each element attains the extreme, weighted 1/count so tied elements split evenly."""
+    outk = m.reshape(out, _kept_shape(shape_of(x), axis)) if ndim_of(out) != ndim_of(x) else out
+    hit = x == outk
+    return hit / m.sum(hit + 0 * x, axis=axis, keepdims=True)
+
+
+def _extreme(name, kernel):
+    return Primitive(
+        name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims),
+        vjp=lambda m, g, out, x, axis, keepdims:
+            _unreduce(m, g, shape_of(x), axis, keepdims) * _extreme_weights(m, out, x, axis),
+        jvp=lambda m, t, out, x, axis, keepdims:
+            m.sum(t * _extreme_weights(m, out, x, axis), axis=axis, keepdims=keepdims),
+        doc=f"{name} over axis. Tie: tied elements share the gradient evenly by default.")
+
+
+_amax = _extreme("max", np.max)
+_amin = _extreme("min", np.min)
+
+
+def max(x, axis=None, keepdims=False):
+    """Largest element over ``axis`` (ties share the gradient evenly under the default policy)."""
+    _check_nonempty(x, "max")
+    return _amax(x, axis=normalize_axis(axis, ndim_of(x), "max"), keepdims=bool(keepdims))
+
+
+def min(x, axis=None, keepdims=False):
+    """Smallest element over ``axis`` (ties share the gradient evenly under the default policy)."""
+    _check_nonempty(x, "min")
+    return _amin(x, axis=normalize_axis(axis, ndim_of(x), "min"), keepdims=bool(keepdims))
+
+
+amax, amin = max, min
+
+
+def _check_nonempty(x, op):
+    if np.prod(shape_of(x)) == 0:
+        raise ValueError(f"{op}: zero-size tensor of shape {shape_of(x)} has no {op}imum")
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest element (integer result, not differentiable)."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor._wrap(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)))
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest element (integer result, not differentiable)."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return Tensor._wrap(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)))
+
+
+# -- log-sum-exp and softmax ------------------------------------------------------------------
+def _lse_kernel(x, axis, keepdims):
+    mx = np.max(x, axis=axis, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0)
+    out = np.log(np.sum(np.exp(x - mx), axis=axis, keepdims=True)) + mx
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _lse_softmax(m, out, x, axis, keepdims):
+    outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
+    return m.exp(x - outk)
+
+
+_logsumexp = Primitive(
+    "logsumexp", _lse_kernel,
+    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _lse_softmax(m, out, x, axis, keepdims),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _lse_softmax(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over ``axis``, computed without overflow."""
+    return _logsumexp(x, axis=normalize_axis(axis, ndim_of(x), "logsumexp"), keepdims=bool(keepdims))
+
+
+def _softmax_kernel(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+_softmax = Primitive(
+    "softmax", _softmax_kernel,
+    vjp=lambda m, g, out, x, axis: out * (g - m.sum(g * out, axis=axis, keepdims=True)),
+    jvp=lambda m, t, out, x, axis: out * (t - m.sum(t * out, axis=axis, keepdims=True)))
+
+
+def _log_softmax_kernel(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+_log_softmax = Primitive(
+    "log_softmax", _log_softmax_kernel,
+    vjp=lambda m, g, out, x, axis: g - m.exp(out) * m.sum(g, axis=axis, keepdims=True),
+    jvp=lambda m, t, out, x, axis: t - m.sum(m.exp(out) * t, axis=axis, keepdims=True))
+
+
+def softmax(x, axis=-1):
+    """exp(x) / sum(exp(x)) along ``axis`` (default last), stable for large inputs."""
+    return _softmax(x, axis=normalize_axis(axis, ndim_of(x), "softmax"))
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis`` (default last)."""
+    return _log_softmax(x, axis=normalize_axis(axis, ndim_of(x), "log_softmax"))
+
+
+_cumsum = Primitive(
+    "cumsum", lambda x, axis: np.cumsum(x, axis=axis),
+    vjp=lambda m, g, out, x, axis: m.flip(m.cumsum(m.flip(g, axis), axis), axis), linear=True)
+
+
+def cumsum(x, axis=None):
+    """Running sum along ``axis`` (flattened when None, like NumPy)."""
+    from .shape import reshape
+
+    if axis is None:
+        return _cumsum(reshape(x, (-1,)), axis=0)
+    return _cumsum(x, axis=normalize_axis(axis, ndim_of(x), "cumsum")[0])

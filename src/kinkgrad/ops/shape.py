@@ -1,0 +1,229 @@
+"""Shape primitives: all linear, so forward mode applies the op itself to the tangent."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import rawops
+from ..autodiff.primitive import Primitive
+from ._declare import ndim_of, normalize_axis, shape_of
+
+
+def _shape_error(op, x, detail):
+    return ValueError(f"{op}: cannot apply to a tensor of shape {tuple(shape_of(x))}: {detail}")
+
+
+_reshape = Primitive("reshape", lambda x, shape: np.reshape(x, shape),
+                     vjp=lambda m, g, out, x, shape: m.reshape(g, shape_of(x)), linear=True)
+
+
+def reshape(x, *shape):
+    """Same elements, new shape (one dimension may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        new = np.empty(shape_of(x), dtype=bool).reshape(shape).shape   # validate cheaply via an empty view
+    except ValueError as e:
+        raise _shape_error("reshape", x, f"target shape {shape} ({e})") from None
+    if new == tuple(shape_of(x)):
+        return x
+    return _reshape(x, shape=new)
+
+
+def _inverse(axes):
+    return tuple(np.argsort(axes))
+
+
+_transpose = Primitive("transpose", lambda x, axes: np.transpose(x, axes),
+                       vjp=lambda m, g, out, x, axes: m.transpose(g, _inverse(axes)), linear=True)
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them by default), like ``np.transpose``."""
+    n = ndim_of(x)
+    axes = tuple(range(n))[::-1] if axes is None else tuple(int(a) % max(n, 1) for a in axes)
+    if sorted(axes) != list(range(n)):
+        raise _shape_error("transpose", x, f"axes {axes} are not a permutation of {n} dimensions")
+    return _transpose(x, axes=axes)
+
+
+def permute(x, *axes):
+    """PyTorch spelling of ``transpose(x, axes)``."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return transpose(x, axes)
+
+
+def swapaxes(x, a, b):
+    n = ndim_of(x)
+    axes = list(range(n))
+    a, b = normalize_axis(a, n, "swapaxes")[0], normalize_axis(b, n, "swapaxes")[0]
+    axes[a], axes[b] = axes[b], axes[a]
+    return _transpose(x, axes=tuple(axes))
+
+
+def expand_dims(x, axis):
+    """Insert size-1 axes at ``axis`` (an int or a tuple)."""
+    shape = list(shape_of(x))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    n = len(shape) + len(axes)
+    for a in sorted(int(a) % n for a in axes):
+        shape.insert(a, 1)
+    return reshape(x, tuple(shape))
+
+
+def squeeze(x, axis=None):
+    """Remove size-1 axes (all of them, or those in ``axis``)."""
+    shape = shape_of(x)
+    axes = [i for i, n in enumerate(shape) if n == 1] if axis is None else normalize_axis(axis, len(shape), "squeeze")
+    for a in axes:
+        if shape[a] != 1:
+            raise _shape_error("squeeze", x, f"axis {a} has size {shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
+def ravel(x):
+    return reshape(x, (-1,))
+
+
+flatten = ravel
+
+_broadcast_to = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+                          vjp=lambda m, g, out, x, shape: m.sum_to(g, shape_of(x)), linear=True)
+_sum_to = Primitive("sum_to", lambda x, shape: rawops.sum_to(x, shape),
+                    vjp=lambda m, g, out, x, shape: m.broadcast_to(g, shape_of(x)), linear=True)
+
+
+def broadcast_to(x, shape):
+    """View ``x`` with ``shape`` by NumPy broadcasting rules."""
+    shape = tuple(shape)
+    if tuple(shape_of(x)) == shape:
+        return x
+    try:
+        np.broadcast_shapes(shape_of(x), shape)
+    except ValueError:
+        raise _shape_error("broadcast_to", x, f"not broadcastable to {shape}") from None
+    return _broadcast_to(x, shape=shape)
+
+
+def sum_to(x, shape):
+    """Sum over broadcast axes so the result has ``shape`` (the transpose of broadcast_to)."""
+    shape = tuple(shape)
+    return x if tuple(shape_of(x)) == shape else _sum_to(x, shape=shape)
+
+
+def _split_cotangent(m, g, out, *xs, axis):
+    bounds = np.cumsum([shape_of(x)[axis] for x in xs])[:-1]
+    pieces = []
+    start = 0
+    for x, stop in zip(xs, list(bounds) + [None]):
+        index = (slice(None),) * axis + (slice(start, stop),)
+        pieces.append(m.getitem(g, index))
+        start = stop
+    return pieces
+
+
+def _concat_tangent(m, ts, out, *xs, axis):
+    return m.concatenate([m.zeros_like(x) if t is None else t for t, x in zip(ts, xs)], axis=axis)
+
+
+_concatenate = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+                         vjp=_split_cotangent, jvp=_concat_tangent, variadic=True)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    n = ndim_of(tensors[0])
+    ax = normalize_axis(axis, n, "concatenate")[0]
+    ref = shape_of(tensors[0])
+    for t in tensors[1:]:
+        s = shape_of(t)
+        if len(s) != n or any(a != b for i, (a, b) in enumerate(zip(s, ref)) if i != ax):
+            raise ValueError(f"concatenate: shapes {tuple(ref)} and {tuple(s)} differ outside axis {ax}")
+    return _concatenate(*tensors, axis=ax)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0):
+    """Join tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    shapes = {tuple(shape_of(t)) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into pieces along ``axis`` (NumPy semantics: a count of equal parts, or split points)."""
+    from .index import getitem
+
+    n = ndim_of(x)
+    ax = normalize_axis(axis, n, "split")[0]
+    size = shape_of(x)[ax]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or size % indices_or_sections:
+            raise _shape_error("split", x, f"axis {ax} of size {size} does not split into {indices_or_sections} equal parts")
+        step = size // indices_or_sections
+        points = list(range(step, size, step))
+    else:
+        points = list(indices_or_sections)
+    bounds = [0] + points + [size]
+    return [getitem(x, (slice(None),) * ax + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _unpad(m, g, out, x, pad_width):
+    index = tuple(slice(lo, lo + n) for (lo, _), n in zip(pad_width, shape_of(x)))
+    return m.getitem(g, index)
+
+
+_pad = Primitive("pad", lambda x, pad_width: np.pad(x, pad_width), vjp=_unpad, linear=True)
+
+
+def pad(x, pad_width):
+    """Zero padding, ``pad_width`` as in ``np.pad`` (an int, a pair, or one pair per axis)."""
+    n = ndim_of(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (n, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad: negative pad width {pad_width}")
+    return _pad(x, pad_width=tuple(tuple(int(v) for v in w) for w in widths))
+
+
+_flip = Primitive("flip", lambda x, axis: np.flip(x, axis),
+                  vjp=lambda m, g, out, x, axis: m.flip(g, axis), linear=True)
+
+
+def flip(x, axis=None):
+    """Reverse the order of elements along ``axis`` (all axes by default)."""
+    return _flip(x, axis=normalize_axis(axis, ndim_of(x), "flip"))
+
+
+def repeat(x, repeats, axis=None):
+    """Repeat each element ``repeats`` times along ``axis`` (flattened when None), like ``np.repeat``."""
+    if not isinstance(repeats, (int, np.integer)) or repeats < 0:
+        raise ValueError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    shape = list(shape_of(x))
+    ax = normalize_axis(axis, len(shape), "repeat")[0]
+    y = expand_dims(x, ax + 1)
+    y = broadcast_to(y, tuple(shape[: ax + 1]) + (int(repeats),) + tuple(shape[ax + 1:]))
+    shape[ax] *= int(repeats)
+    return reshape(y, tuple(shape))
+
+
+def tile(x, reps):
+    """Repeat the whole tensor ``reps`` times along each axis, like ``np.tile``."""
+    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    shape = tuple(shape_of(x))
+    n = max(len(shape), len(reps))
+    shape = (1,) * (n - len(shape)) + shape
+    reps = (1,) * (n - len(reps)) + reps
+    y = reshape(x, tuple(v for s in shape for v in (1, s)))
+    y = broadcast_to(y, tuple(v for r, s in zip(reps, shape) for v in (r, s)))
+    return reshape(y, tuple(r * s for r, s in zip(reps, shape)))
