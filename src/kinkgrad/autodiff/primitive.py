@@ -165,7 +165,10 @@ def apply(prim, args, params):
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
     xs = [a.data if isinstance(a, Tensor) else a for a in args]
-    out = prim.impl(*xs, **params)
+    try:
+        out = prim.impl(*xs, **params)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _op_error(prim, xs, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if st.grad_enabled and prim.differentiable:
@@ -174,6 +177,13 @@ def apply(prim, args, params):
             if p is not None:
                 return Tensor._wrap(out, Node(prim, parents, xs, out, params))
     return Tensor._wrap(out)
+
+
+def _op_error(prim, xs, e):
+    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given."""
+    desc = ", ".join(
+        f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__ for x in xs)
+    return type(e)(f"{prim.name}: {e} (inputs: {desc})")
 
 
 def _top_level(args, levels):

@@ -1,0 +1,1 @@
+"""kinkgrad benchmarks: ``python -m benchmarks`` (see README.md here)."""

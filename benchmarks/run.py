@@ -1,0 +1,125 @@
+"""Run the benchmarks and print medians, spread and ratios measured side by side in one run.
+
+    python -m benchmarks            full run
+    python -m benchmarks --quick    fewer repeats (CI); add --check to fail on gross regressions
+    python -m benchmarks --json out.json
+
+Threads: PyTorch is pinned to the same intra-op thread count NumPy's BLAS uses (reported).
+BLAS environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left exactly as the environment sets them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from . import workloads as w
+
+# a ratio (kinkgrad / PyTorch) above this fails --check: it flags gross regressions, not noise
+GROSS = 3.0
+
+
+def timeit(fn, repeat, inner=1):
+    fn()   # warm-up
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    samples.sort()
+    q1, q3 = samples[len(samples) // 4], samples[(3 * len(samples)) // 4]
+    return statistics.median(samples), q3 - q1
+
+
+def _fmt(t):
+    return f"{t * 1e6:10.1f} us" if t < 1e-2 else f"{t * 1e3:10.2f} ms"
+
+
+def environment():
+    import torch
+
+    info = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "machine": platform.machine(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [(d.get("internal_api"), d.get("architecture"), d.get("num_threads")) for d in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    return info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (for CI)")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if kinkgrad is over {GROSS}x PyTorch")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("KINKGRAD_BENCH_THREADS", torch.get_num_threads())))
+    repeat = 7 if args.quick else 41
+    rng = np.random.default_rng(0)
+    x16 = rng.uniform(-1, 1, 16).astype(np.float32)
+
+    # same numbers first, then time
+    ref = w.per_op_numpy(x16)
+    np.testing.assert_allclose(w.per_op_kinkgrad(x16), ref, rtol=1e-5)   # float32: a few ulps over 60 ops
+    np.testing.assert_allclose(w.per_op_torch(x16), ref, rtol=1e-5)
+
+    rows = []
+
+    def row(name, kg_fn, torch_fn=None, numpy_fn=None, ops=1, inner=1):
+        t_kg, s_kg = timeit(kg_fn, repeat, inner)
+        r = {"workload": name, "kinkgrad_s": t_kg, "kinkgrad_spread_s": s_kg, "per_op_s": t_kg / ops}
+        if torch_fn:
+            t_t, s_t = timeit(torch_fn, repeat, inner)
+            r.update(torch_s=t_t, torch_spread_s=s_t, ratio_vs_torch=t_kg / t_t)
+        if numpy_fn:
+            t_n, s_n = timeit(numpy_fn, repeat, inner)
+            r.update(numpy_s=t_n, numpy_spread_s=s_n, ratio_vs_numpy=t_kg / t_n)
+        rows.append(r)
+
+    inner = 20 if args.quick else 100
+    row(f"elementwise chain: {w.CHAIN_OPS} ops on 16 floats, fwd+bwd",
+        lambda: w.per_op_kinkgrad(x16), lambda: w.per_op_torch(x16), lambda: w.per_op_numpy(x16),
+        ops=w.CHAIN_OPS, inner=inner)
+    n = 2000 if args.quick else w.SCALAR_CHAIN
+    row(f"scalar chain: {n} ops, fwd+bwd", lambda: w.scalar_chain_kinkgrad(n), lambda: w.scalar_chain_torch(n),
+        ops=n)
+    row(f"relu chain, default policy (fast path): {w.CHAIN_OPS} ops",
+        lambda: w.relu_chain_kinkgrad(x16, "default"), ops=w.CHAIN_OPS, inner=inner)
+    row(f"relu chain, 'right' policy (kink detection): {w.CHAIN_OPS} ops",
+        lambda: w.relu_chain_kinkgrad(x16, "right"), ops=w.CHAIN_OPS, inner=inner)
+
+    env = environment()
+    print("kinkgrad benchmarks  " + "  ".join(f"{k}={v}" for k, v in env.items()))
+    print(f"{'workload':<58}{'kinkgrad':>14}{'PyTorch':>14}{'NumPy':>14}{'vs torch':>10}{'vs numpy':>10}")
+    for r in rows:
+        cells = [_fmt(r["kinkgrad_s"]), _fmt(r["torch_s"]) if "torch_s" in r else "",
+                 _fmt(r["numpy_s"]) if "numpy_s" in r else "",
+                 f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else "",
+                 f"{r['ratio_vs_numpy']:.2f}x" if "ratio_vs_numpy" in r else ""]
+        print(f"{r['workload']:<58}" + "".join(f"{c:>14}" for c in cells[:3]) + "".join(f"{c:>10}" for c in cells[3:]))
+    fast, slow = rows[2]["kinkgrad_s"], rows[3]["kinkgrad_s"]
+    print(f"per op: kinkgrad {rows[0]['per_op_s'] * 1e6:.2f} us vs PyTorch {rows[0]['torch_s'] / w.CHAIN_OPS * 1e6:.2f} us;"
+          f" kink detection costs {slow / fast:.2f}x on a relu chain (default skips it)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"environment": env, "results": rows}, fh, indent=2)
+    if args.check:
+        bad = [r for r in rows if r.get("ratio_vs_torch", 0) > GROSS]
+        for r in bad:
+            print(f"REGRESSION: {r['workload']}: {r['ratio_vs_torch']:.2f}x PyTorch (limit {GROSS}x)", file=sys.stderr)
+        return 1 if bad else 0
+    return 0

@@ -1,0 +1,91 @@
+"""The benchmark workloads, each written three ways where it makes sense: kinkgrad, PyTorch eager,
+and hand-written NumPy (the floor for any NumPy engine). Every variant returns the gradient so
+the runner can check that all of them compute the same thing before timing them."""
+from __future__ import annotations
+
+import numpy as np
+
+import kinkgrad as kg
+
+CHAIN_OPS = 60     # elementwise ops per chain (fwd + bwd), on 16 floats
+SCALAR_CHAIN = 20_000
+
+
+def _chain_kg(x):
+    y = x
+    for _ in range(CHAIN_OPS // 4):
+        y = y * 0.99
+        y = y + 0.01
+        y = kg.sin(y)
+        y = kg.tanh(y)
+    return y
+
+
+def per_op_kinkgrad(x0):
+    x = kg.tensor(x0, requires_grad=True)
+    _chain_kg(x).sum().backward()
+    return x.grad.data
+
+
+def per_op_torch(x0):
+    import torch
+
+    x = torch.tensor(x0, requires_grad=True)
+    y = x
+    for _ in range(CHAIN_OPS // 4):
+        y = y * 0.99
+        y = y + 0.01
+        y = torch.sin(y)
+        y = torch.tanh(y)
+    y.sum().backward()
+    return x.grad.numpy()
+
+
+def per_op_numpy(x0):
+    saved = []
+    y = x0
+    for _ in range(CHAIN_OPS // 4):
+        y = y * np.float32(0.99)
+        y = y + np.float32(0.01)
+        saved.append(y)
+        y = np.sin(y)
+        y = np.tanh(y)
+        saved.append(y)
+    g = np.ones_like(y)
+    for i in range(CHAIN_OPS // 4 - 1, -1, -1):
+        g = g * (1 - saved[2 * i + 1] ** 2)
+        g = g * np.cos(saved[2 * i])
+        g = g * np.float32(0.99)
+    return g
+
+
+def scalar_chain_kinkgrad(n=SCALAR_CHAIN):
+    x = kg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(n // 2):
+        y = y * 1.0000001
+        y = y + 0.0
+    y.backward()
+    return x.grad.data
+
+
+def scalar_chain_torch(n=SCALAR_CHAIN):
+    import torch
+
+    x = torch.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(n // 2):
+        y = y * 1.0000001
+        y = y + 0.0
+    y.backward()
+    return x.grad.numpy()
+
+
+def relu_chain_kinkgrad(x0, policy):
+    with kg.kinks(policy):
+        x = kg.tensor(x0, requires_grad=True)
+        y = x
+        for _ in range(CHAIN_OPS):
+            y = kg.relu(y)
+        y.sum().backward()
+    return x.grad.data
