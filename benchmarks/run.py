@@ -6,10 +6,16 @@
 
 Threads: PyTorch is pinned to the same intra-op thread count NumPy's BLAS uses (reported).
 BLAS environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left exactly as the environment sets them.
+
+Garbage collection: after the imports the harness calls ``gc.freeze()``. Importing PyTorch leaves
+~200k tracked objects, and one full collection over them takes ~100 ms; without freezing, whichever
+framework happens to allocate when the threshold trips pays for it. Collections over the objects
+the workloads themselves create still happen and are still timed, for every framework alike.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -77,6 +83,8 @@ def main(argv=None):
     np.testing.assert_allclose(w.per_op_kinkgrad(x16), ref, rtol=1e-5)   # float32: a few ulps over 60 ops
     np.testing.assert_allclose(w.per_op_torch(x16), ref, rtol=1e-5)
 
+    gc.collect()
+    gc.freeze()
     rows = []
 
     def row(name, kg_fn, torch_fn=None, numpy_fn=None, ops=1, inner=1):

@@ -162,7 +162,7 @@ def apply(prim, args, params):
         level = _top_level(args, st.levels)
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
-    xs = [a.data if isinstance(a, Tensor) else a for a in args]
+    xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
     except (ValueError, TypeError, IndexError) as e:
@@ -170,7 +170,7 @@ def apply(prim, args, params):
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if st.grad_enabled and prim.differentiable:
-        parents = [(_ref(a) if isinstance(a, Tensor) else None) for a in args]
+        parents = tuple([(_ref(a) if isinstance(a, Tensor) else None) for a in args])
         for p in parents:
             if p is not None:
                 return Tensor._wrap(out, Node(prim, parents, xs, out, params))

@@ -1,0 +1,440 @@
+"""The op table: one spec per differentiable op, driving every generic test in ``test_ops.py``.
+
+A spec says how to call the op in kinkgrad and in PyTorch, on which input shapes, on which domain
+(positive for log/sqrt, at least ``MARGIN`` away from every kink for nonsmooth ops, so finite
+differences never straddle a kink and ties never happen), which arguments are differentiable,
+whether the op is smooth, and in which dtypes it is checked.
+
+Non-tensor arguments (axes, indices, exponents, bounds) are baked into the two callables, so the
+test harness only ever passes arrays. Callables return a tensor or a list/tuple of tensors.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import kinkgrad as kg
+
+MARGIN = 0.1          # minimum distance of any sample from a kink / jump / tie
+DTYPES = ("float64", "float32")
+
+Shape = tuple
+Sampler = Callable[[np.random.Generator, tuple], list]   # (rng, arg shapes) -> list of arrays
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str                     # unique; the pytest id
+    kg: Callable                  # kinkgrad callable taking one Tensor per array argument
+    torch: Callable               # the same function in PyTorch 2.13
+    shapes: tuple                 # cases: each a tuple with one shape per array argument
+    domain: Sampler               # draws float64 (or bool) inputs for one case
+    diff: tuple = (0,)            # indices of the differentiable arguments
+    smooth: bool = True           # C^2 everywhere (False: kinks/jumps, kept away from by ``domain``)
+    dtypes: tuple = DTYPES
+    rtol32: float = 1e-5          # float32 comparison tolerance (see test_ops.py)
+
+
+# -- domain samplers ----------------------------------------------------------------------------
+def normal(scale=1.0):
+    return lambda rng, shape: scale * rng.standard_normal(shape)
+
+
+def uniform(lo, hi):
+    return lambda rng, shape: rng.uniform(lo, hi, shape)
+
+
+def magnitude(lo, hi):
+    """|x| in [lo, hi] with a random sign (denominators, products)."""
+    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def away_from(*points, lo=-3.0, hi=3.0, margin=MARGIN):
+    """Uniform on [lo, hi], redrawn until every element is >= margin from every kink point."""
+    def draw(rng, shape):
+        x = rng.uniform(lo, hi, shape)
+        for _ in range(1000):
+            bad = np.zeros(np.shape(x), bool)
+            for p in points:
+                bad |= np.abs(x - p) < margin
+            if not bad.any():
+                return x
+            x = np.where(bad, rng.uniform(lo, hi, shape), x)
+        raise RuntimeError("away_from: could not sample")
+    return draw
+
+
+def away_from_integers(offset=0.0, lo=-3.0, hi=3.0):
+    """Fractional part (shifted by ``offset``) in [MARGIN, 1 - MARGIN]: floor/ceil/trunc/round jumps."""
+    def draw(rng, shape):
+        k = rng.integers(int(lo), int(hi), shape)
+        return k + offset + rng.uniform(MARGIN, 1 - MARGIN, shape)
+    return draw
+
+
+def grid(offset):
+    """Values 0.25 k + offset + noise(0.01): samples with offsets 0 and 0.125 are >= 0.105 apart,
+    whatever shapes they are broadcast to (maximum/minimum ties, tensor clip bounds)."""
+    def draw(rng, shape):
+        return 0.25 * rng.integers(-8, 9, shape) + offset + rng.uniform(-0.01, 0.01, shape)
+    return draw
+
+
+def bounds(lo_side):
+    """Tensor clip bounds: lower ones <= -0.135, upper ones >= 0.115, both on the 0.125-offset grid."""
+    def draw(rng, shape):
+        k = rng.integers(0, 5, shape)
+        noise = rng.uniform(-0.01, 0.01, shape)
+        return (-0.25 * k - 0.125 + noise) if lo_side else (0.25 * k + 0.125 + noise)
+    return draw
+
+
+def distinct(spacing=0.25):
+    """All elements distinct, pairwise >= spacing - 0.1 apart (max/min/sort/topk never tie)."""
+    def draw(rng, shape):
+        n = int(np.prod(shape))
+        vals = spacing * rng.permutation(n) + rng.uniform(-0.05, 0.05, n) - spacing * n / 2
+        return vals.reshape(shape)
+    return draw
+
+
+def distinct_abs(rng, shape):
+    """Distinct magnitudes >= 0.2 with random signs (inf-norms: max |x| never ties, never 0)."""
+    n = int(np.prod(shape))
+    mags = 0.2 + 0.25 * rng.permutation(n) + rng.uniform(0, 0.05, n)
+    return (mags * rng.choice([-1.0, 1.0], n)).reshape(shape)
+
+
+def with_zeros(count):
+    """Factors of magnitude 0.5..1.5 with ``count`` exact zeros (prod's zero path)."""
+    def draw(rng, shape):
+        x = magnitude(0.5, 1.5)(rng, shape)
+        x.reshape(-1)[rng.choice(x.size, count, replace=False)] = 0.0
+        return x
+    return draw
+
+
+def mask(rng, shape):
+    return rng.random(shape) < 0.5
+
+
+def each(*samplers):
+    """One sampler per argument (the last one repeats)."""
+    def draw(rng, shapes):
+        return [samplers[min(i, len(samplers) - 1)](rng, s) for i, s in enumerate(shapes)]
+    return draw
+
+
+NORMAL = each(normal())
+
+
+def unary(*shapes):
+    return tuple((s,) for s in shapes)
+
+
+ELEMENTWISE = unary((), (5,), (3, 4))
+BINARY = (((3, 4), (3, 4)), ((3, 1), (4,)), ((), (2, 3)), ((2, 1, 3), (4, 1)))
+R3 = unary((2, 3, 4))
+INF = math.inf
+
+# integer / boolean index constants (repeated indices on purpose)
+IDX_REP = np.array([0, 2, 0, 0, 3])
+IDX_ROWS, IDX_COLS = np.array([0, 1, 1, 3]), np.array([2, 2, 0, 2])
+MASK_45 = np.array([[True, False, True, True, False], [False, False, False, True, True],
+                    [True, True, False, False, False], [False, True, False, True, False]])
+MASK_ROWS = np.array([True, False, True, True])
+TAKE_ALONG = np.array([[0, 3, 3, 1, 0], [2, 2, 2, 1, 0], [3, 0, 1, 1, 3]])
+TAKE_ALONG0 = np.array([[2, 0, 1, 2], [2, 2, 0, 0]])
+SCATTER_IDX = np.array([0, 2, 0, 1])
+
+
+def t(a):
+    return torch.as_tensor(a)
+
+
+# -- the table ----------------------------------------------------------------------------------
+SPECS = [
+    # arithmetic
+    OpSpec("add", kg.add, torch.add, BINARY, NORMAL, diff=(0, 1)),
+    OpSpec("subtract", kg.subtract, torch.subtract, BINARY, NORMAL, diff=(0, 1)),
+    OpSpec("multiply", kg.multiply, torch.multiply, BINARY, NORMAL, diff=(0, 1)),
+    OpSpec("divide", kg.divide, torch.divide, BINARY, each(normal(), magnitude(0.5, 2.0)), diff=(0, 1)),
+    OpSpec("negative", kg.negative, torch.negative, ELEMENTWISE, NORMAL),
+    OpSpec("power_scalar_2.5", lambda x: kg.power(x, 2.5), lambda x: torch.pow(x, 2.5), ELEMENTWISE,
+           each(uniform(0.3, 2.0))),
+    OpSpec("power_scalar_int3", lambda x: kg.power(x, 3), lambda x: torch.pow(x, 3), ELEMENTWISE, NORMAL),
+    OpSpec("power_scalar_-1.5", lambda x: kg.power(x, -1.5), lambda x: torch.pow(x, -1.5), ELEMENTWISE,
+           each(uniform(0.5, 2.0))),
+    OpSpec("power_scalar_0", lambda x: kg.power(x, 0), lambda x: torch.pow(x, 0), ELEMENTWISE, NORMAL),
+    OpSpec("power_tensor", kg.power, torch.pow, BINARY, each(uniform(0.5, 2.0), normal(0.7)), diff=(0, 1)),
+    OpSpec("reciprocal", kg.reciprocal, torch.reciprocal, ELEMENTWISE, each(magnitude(0.5, 2.0))),
+    OpSpec("square", kg.square, torch.square, ELEMENTWISE, NORMAL),
+    # operators and methods (the Tensor dunder bindings)
+    OpSpec("op_rsub", lambda x: 2.0 - x, lambda x: 2.0 - x, ELEMENTWISE, NORMAL),
+    OpSpec("op_rtruediv", lambda x: 1.5 / x, lambda x: 1.5 / x, ELEMENTWISE, each(magnitude(0.5, 2.0))),
+    OpSpec("op_rpow", lambda x: 2.0 ** x, lambda x: 2.0 ** x, ELEMENTWISE, NORMAL),
+    OpSpec("op_pow", lambda x: x ** 2, lambda x: x ** 2, ELEMENTWISE, NORMAL),
+    OpSpec("op_neg_abs", lambda x: abs(-x), lambda x: abs(-x), ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("op_matmul", lambda a, b: a @ b, lambda a, b: a @ b, (((2, 3), (3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("op_T", lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim))), unary((3, 4), (2, 3, 4)),
+           NORMAL),
+    # exponentials, logarithms, trigonometry
+    OpSpec("exp", kg.exp, torch.exp, ELEMENTWISE, NORMAL),
+    OpSpec("expm1", kg.expm1, torch.expm1, ELEMENTWISE, NORMAL),
+    OpSpec("log", kg.log, torch.log, ELEMENTWISE, each(uniform(0.2, 3.0))),
+    OpSpec("log1p", kg.log1p, torch.log1p, ELEMENTWISE, each(uniform(-0.5, 3.0))),
+    OpSpec("sqrt", kg.sqrt, torch.sqrt, ELEMENTWISE, each(uniform(0.2, 3.0))),
+    OpSpec("sin", kg.sin, torch.sin, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("cos", kg.cos, torch.cos, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("tan", kg.tan, torch.tan, ELEMENTWISE, each(uniform(-1.2, 1.2))),
+    OpSpec("tanh", kg.tanh, torch.tanh, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("sigmoid", kg.sigmoid, torch.sigmoid, ELEMENTWISE, each(normal(3.0))),
+    OpSpec("softplus", kg.softplus, F.softplus, ELEMENTWISE, each(normal(3.0))),
+    OpSpec("softplus_beta2", lambda x: kg.softplus(x, beta=2.0), lambda x: F.softplus(x, beta=2.0), ELEMENTWISE,
+           each(normal(2.0))),
+    OpSpec("erf", kg.erf, torch.erf, ELEMENTWISE, each(normal(1.5))),
+    OpSpec("cast_to_float64", lambda x: kg.cast(x, dtype=np.float64) * 1.5, lambda x: x.to(torch.float64) * 1.5,
+           ELEMENTWISE, NORMAL),
+    OpSpec("stop_gradient", lambda x: kg.stop_gradient(x) * x, lambda x: x.detach() * x, ELEMENTWISE, NORMAL),
+    # nonsmooth elementwise (sampled >= MARGIN from kinks)
+    OpSpec("abs", kg.abs, torch.abs, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("relu", kg.relu, torch.relu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("leaky_relu", kg.leaky_relu, F.leaky_relu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("leaky_relu_0.2", lambda x: kg.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2), ELEMENTWISE,
+           each(away_from(0.0)), smooth=False),
+    OpSpec("maximum", kg.maximum, torch.maximum, BINARY, each(grid(0.0), grid(0.125)), diff=(0, 1), smooth=False),
+    OpSpec("minimum", kg.minimum, torch.minimum, BINARY, each(grid(0.0), grid(0.125)), diff=(0, 1), smooth=False),
+    OpSpec("clip_scalar", lambda x: kg.clip(x, -0.5, 0.7), lambda x: torch.clamp(x, -0.5, 0.7), ELEMENTWISE,
+           each(away_from(-0.5, 0.7, lo=-2, hi=2)), smooth=False),
+    OpSpec("clip_lower_only", lambda x: kg.clip(x, -0.5, None), lambda x: torch.clamp(x, min=-0.5), ELEMENTWISE,
+           each(away_from(-0.5, lo=-2, hi=2)), smooth=False),
+    OpSpec("clip_upper_only", lambda x: kg.clip(x, None, 0.7), lambda x: torch.clamp(x, max=0.7), ELEMENTWISE,
+           each(away_from(0.7, lo=-2, hi=2)), smooth=False),
+    OpSpec("clip_tensor", kg.clip, lambda x, lo, hi: torch.clamp(x, lo, hi),
+           (((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)), ((2, 1), (3,), ())),
+           each(grid(0.0), bounds(True), bounds(False)), diff=(0, 1, 2), smooth=False),
+    OpSpec("sign", kg.sign, torch.sign, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("floor", kg.floor, torch.floor, ELEMENTWISE, each(away_from_integers()), smooth=False),
+    OpSpec("ceil", kg.ceil, torch.ceil, ELEMENTWISE, each(away_from_integers()), smooth=False),
+    OpSpec("round", kg.round, torch.round, ELEMENTWISE, each(away_from_integers(0.5)), smooth=False),
+    OpSpec("trunc", kg.trunc, torch.trunc, ELEMENTWISE, each(away_from_integers()), smooth=False),
+    # activations
+    OpSpec("elu", kg.elu, F.elu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("elu_alpha0.5", lambda x: kg.elu(x, 0.5), lambda x: F.elu(x, 0.5), ELEMENTWISE, each(away_from(0.0)),
+           smooth=False),
+    OpSpec("selu", kg.selu, F.selu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("celu", kg.celu, F.celu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("celu_alpha0.7", lambda x: kg.celu(x, 0.7), lambda x: F.celu(x, 0.7), ELEMENTWISE,
+           each(away_from(0.0)), smooth=False),
+    OpSpec("gelu", kg.gelu, F.gelu, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("gelu_tanh", lambda x: kg.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"),
+           ELEMENTWISE, each(normal(2.0))),
+    OpSpec("silu", kg.silu, F.silu, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("swish", kg.swish, F.silu, unary((4,)), each(normal(2.0))),
+    OpSpec("mish", kg.mish, F.mish, ELEMENTWISE, each(normal(2.0))),
+    OpSpec("softsign", kg.softsign, F.softsign, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("relu6", kg.relu6, F.relu6, ELEMENTWISE, each(away_from(0.0, 6.0, lo=-2, hi=8)), smooth=False),
+    OpSpec("hardtanh", kg.hardtanh, F.hardtanh, ELEMENTWISE, each(away_from(-1.0, 1.0)), smooth=False),
+    OpSpec("hardtanh_-0.5_2", lambda x: kg.hardtanh(x, -0.5, 2.0), lambda x: F.hardtanh(x, -0.5, 2.0),
+           ELEMENTWISE, each(away_from(-0.5, 2.0)), smooth=False),
+    # reductions
+    OpSpec("sum_all", kg.sum, torch.sum, unary((), (5,), (2, 3, 4)), NORMAL),
+    OpSpec("sum_axis1", lambda x: kg.sum(x, axis=1), lambda x: torch.sum(x, 1), R3, NORMAL),
+    OpSpec("sum_axis-1_keepdims", lambda x: kg.sum(x, axis=-1, keepdims=True),
+           lambda x: torch.sum(x, -1, keepdim=True), R3, NORMAL),
+    OpSpec("sum_axes02", lambda x: kg.sum(x, axis=(0, 2)), lambda x: torch.sum(x, (0, 2)), R3, NORMAL),
+    OpSpec("sum_method_dim_keepdim", lambda x: x.sum(dim=0, keepdim=True), lambda x: x.sum(0, keepdim=True), R3,
+           NORMAL),
+    OpSpec("mean_all", kg.mean, torch.mean, unary((5,), (2, 3, 4)), NORMAL),
+    OpSpec("mean_axis1_keepdims", lambda x: kg.mean(x, axis=1, keepdims=True),
+           lambda x: torch.mean(x, 1, keepdim=True), R3, NORMAL),
+    OpSpec("mean_axes12", lambda x: kg.mean(x, axis=(1, 2)), lambda x: torch.mean(x, (1, 2)), R3, NORMAL),
+    OpSpec("prod_all", kg.prod, torch.prod, unary((5,), (2, 3, 2)), each(magnitude(0.5, 1.5))),
+    OpSpec("prod_axis1", lambda x: kg.prod(x, axis=1), lambda x: torch.prod(x, 1), R3, each(magnitude(0.5, 1.5))),
+    OpSpec("prod_axis0_keepdims", lambda x: kg.prod(x, axis=0, keepdims=True),
+           lambda x: torch.prod(x, 0, keepdim=True), R3, each(magnitude(0.5, 1.5))),
+    OpSpec("prod_axes02", lambda x: kg.prod(x, axis=(0, 2)), lambda x: torch.prod(torch.prod(x, 2), 0), R3,
+           each(magnitude(0.5, 1.5))),
+    OpSpec("prod_one_zero", kg.prod, torch.prod, unary((6,), (2, 3)), each(with_zeros(1))),
+    OpSpec("prod_two_zeros", kg.prod, torch.prod, unary((6,), (2, 3)), each(with_zeros(2))),
+    OpSpec("prod_axis1_one_zero", lambda x: kg.prod(x, axis=1), lambda x: torch.prod(x, 1), unary((3, 4)),
+           each(with_zeros(1))),
+    OpSpec("var_all", kg.var, lambda x: torch.var(x, correction=0), unary((5,), (2, 3, 4)), NORMAL),
+    OpSpec("var_axis1_ddof1", lambda x: kg.var(x, axis=1, ddof=1), lambda x: torch.var(x, 1, correction=1), R3,
+           NORMAL),
+    OpSpec("var_axes02_keepdims", lambda x: kg.var(x, axis=(0, 2), keepdims=True),
+           lambda x: torch.var(x, (0, 2), correction=0, keepdim=True), R3, NORMAL),
+    OpSpec("std_all", kg.std, lambda x: torch.std(x, correction=0), unary((5,), (2, 3, 4)), NORMAL),
+    OpSpec("std_axis-1_ddof1_keepdims", lambda x: kg.std(x, axis=-1, keepdims=True, ddof=1),
+           lambda x: torch.std(x, -1, correction=1, keepdim=True), R3, NORMAL),
+    OpSpec("max_all", kg.max, torch.amax, unary((5,), (2, 3, 4)), each(distinct()), smooth=False),
+    OpSpec("max_axis1", lambda x: kg.max(x, axis=1), lambda x: torch.amax(x, 1), R3, each(distinct()),
+           smooth=False),
+    OpSpec("max_axes02_keepdims", lambda x: kg.max(x, axis=(0, 2), keepdims=True),
+           lambda x: torch.amax(x, (0, 2), keepdim=True), R3, each(distinct()), smooth=False),
+    OpSpec("min_all", kg.min, torch.amin, unary((5,), (2, 3, 4)), each(distinct()), smooth=False),
+    OpSpec("min_axis-1_keepdims", lambda x: kg.min(x, axis=-1, keepdims=True),
+           lambda x: torch.amin(x, -1, keepdim=True), R3, each(distinct()), smooth=False),
+    OpSpec("min_axes01", lambda x: kg.min(x, axis=(0, 1)), lambda x: torch.amin(x, (0, 1)), R3, each(distinct()),
+           smooth=False),
+    OpSpec("logsumexp_all", kg.logsumexp, lambda x: torch.logsumexp(x, tuple(range(x.ndim))),
+           unary((5,), (2, 3, 4)), each(normal(2.0))),
+    OpSpec("logsumexp_axis1", lambda x: kg.logsumexp(x, axis=1), lambda x: torch.logsumexp(x, 1), R3,
+           each(normal(2.0))),
+    OpSpec("logsumexp_axes02_keepdims", lambda x: kg.logsumexp(x, axis=(0, 2), keepdims=True),
+           lambda x: torch.logsumexp(x, (0, 2), keepdim=True), R3, each(normal(2.0))),
+    OpSpec("softmax", kg.softmax, lambda x: torch.softmax(x, -1), unary((5,), (2, 3, 4)), each(normal(2.0))),
+    OpSpec("softmax_axis0", lambda x: kg.softmax(x, axis=0), lambda x: torch.softmax(x, 0), R3, each(normal(2.0))),
+    OpSpec("log_softmax", kg.log_softmax, lambda x: torch.log_softmax(x, -1), unary((5,), (2, 3, 4)),
+           each(normal(2.0))),
+    OpSpec("log_softmax_axis1", lambda x: kg.log_softmax(x, axis=1), lambda x: torch.log_softmax(x, 1), R3,
+           each(normal(2.0))),
+    OpSpec("cumsum_axis0", lambda x: kg.cumsum(x, axis=0), lambda x: torch.cumsum(x, 0), unary((5,), (2, 3, 4)),
+           NORMAL),
+    OpSpec("cumsum_axis-1", lambda x: kg.cumsum(x, axis=-1), lambda x: torch.cumsum(x, -1), R3, NORMAL),
+    OpSpec("cumsum_flat", kg.cumsum, lambda x: torch.cumsum(x.reshape(-1), 0), unary((3, 4)), NORMAL),
+    # shape
+    OpSpec("reshape", lambda x: kg.reshape(x, (6, 4)), lambda x: x.reshape(6, 4), R3, NORMAL),
+    OpSpec("reshape_-1_varargs", lambda x: kg.reshape(x, 4, -1), lambda x: x.reshape(4, -1), R3, NORMAL),
+    OpSpec("transpose_default", kg.transpose, lambda x: x.permute(*reversed(range(x.ndim))),
+           unary((3, 4), (2, 3, 4)), NORMAL),
+    OpSpec("transpose_axes", lambda x: kg.transpose(x, (1, 0, 2)), lambda x: x.permute(1, 0, 2), R3, NORMAL),
+    OpSpec("permute", lambda x: kg.permute(x, 2, 0, 1), lambda x: x.permute(2, 0, 1), R3, NORMAL),
+    OpSpec("swapaxes", lambda x: kg.swapaxes(x, 0, -1), lambda x: torch.swapaxes(x, 0, -1), R3, NORMAL),
+    OpSpec("squeeze_all", kg.squeeze, torch.squeeze, unary((1, 3, 1, 4)), NORMAL),
+    OpSpec("squeeze_axis2", lambda x: kg.squeeze(x, 2), lambda x: torch.squeeze(x, 2), unary((1, 3, 1, 4)), NORMAL),
+    OpSpec("expand_dims_1", lambda x: kg.expand_dims(x, 1), lambda x: x.unsqueeze(1), unary((3, 4)), NORMAL),
+    OpSpec("expand_dims_tuple", lambda x: kg.expand_dims(x, (0, -1)), lambda x: x[None, ..., None],
+           unary((3, 4)), NORMAL),
+    OpSpec("broadcast_to", lambda x: kg.broadcast_to(x, (2, 3, 4)), lambda x: torch.broadcast_to(x, (2, 3, 4)),
+           unary((3, 1), (4,), ()), NORMAL),
+    OpSpec("ravel", kg.ravel, lambda x: x.reshape(-1), R3, NORMAL),
+    OpSpec("concatenate_axis0", lambda *xs: kg.concatenate(xs), lambda *xs: torch.cat(xs),
+           (((2, 3), (1, 3), (4, 3)),), NORMAL, diff=(0, 1, 2)),
+    OpSpec("concatenate_axis1", lambda a, b: kg.concatenate([a, b], axis=1), lambda a, b: torch.cat([a, b], 1),
+           (((2, 1), (2, 3)), ((2, 2, 3), (2, 1, 3))), NORMAL, diff=(0, 1)),
+    OpSpec("stack_axis0", lambda *xs: kg.stack(xs), lambda *xs: torch.stack(xs),
+           (((2, 3), (2, 3), (2, 3)), ((), (), ())), NORMAL, diff=(0, 1, 2)),
+    OpSpec("stack_axis-1", lambda a, b: kg.stack([a, b], axis=-1), lambda a, b: torch.stack([a, b], -1),
+           (((2, 3), (2, 3)),), NORMAL, diff=(0, 1)),
+    OpSpec("split_sections", lambda x: kg.split(x, 3, axis=1), lambda x: torch.split(x, 2, 1), unary((2, 6)),
+           NORMAL),
+    OpSpec("split_indices", lambda x: kg.split(x, [1, 4]), lambda x: torch.tensor_split(x, [1, 4]),
+           unary((6,), (5, 2)), NORMAL),
+    OpSpec("pad_pairs", lambda x: kg.pad(x, ((1, 2), (0, 3))), lambda x: F.pad(x, (0, 3, 1, 2)), unary((2, 3)),
+           NORMAL),
+    OpSpec("pad_int", lambda x: kg.pad(x, 1), lambda x: F.pad(x, (1, 1, 1, 1)), unary((2, 3)), NORMAL),
+    OpSpec("flip_all", kg.flip, lambda x: torch.flip(x, tuple(range(x.ndim))), unary((5,), (2, 3, 4)), NORMAL),
+    OpSpec("flip_axis1", lambda x: kg.flip(x, 1), lambda x: torch.flip(x, (1,)), R3, NORMAL),
+    OpSpec("tile", lambda x: kg.tile(x, (2, 3)), lambda x: torch.tile(x, (2, 3)), unary((2, 3), (3,)), NORMAL),
+    OpSpec("tile_more_reps", lambda x: kg.tile(x, (2, 1, 2)), lambda x: torch.tile(x, (2, 1, 2)), unary((2, 3)),
+           NORMAL),
+    OpSpec("repeat_axis1", lambda x: kg.repeat(x, 2, axis=1), lambda x: torch.repeat_interleave(x, 2, 1),
+           unary((2, 3), (2, 3, 2)), NORMAL),
+    OpSpec("repeat_flat", lambda x: kg.repeat(x, 3), lambda x: torch.repeat_interleave(x.reshape(-1), 3),
+           unary((2, 3)), NORMAL),
+    OpSpec("sum_to", lambda x: kg.sum_to(x, (1, 4)), lambda x: x.reshape(-1, 4).sum(0, keepdim=True),
+           unary((3, 4), (2, 3, 4)), NORMAL),
+    # indexing
+    OpSpec("getitem_slices", lambda x: x[1:3, ::2], lambda x: x[1:3, ::2], unary((4, 5)), NORMAL),
+    OpSpec("getitem_int", lambda x: x[1], lambda x: x[1], unary((4, 5), (4,)), NORMAL),
+    OpSpec("getitem_int_slice", lambda x: x[-1, 1:], lambda x: x[-1, 1:], unary((4, 5)), NORMAL),
+    OpSpec("getitem_negative_steps", lambda x: x[::-1, 3::-2], lambda x: torch.flip(x, (0,))[:, :4].flip(1)[:, ::2],
+           unary((4, 5)), NORMAL),
+    OpSpec("getitem_ellipsis_none", lambda x: x[..., None, 1], lambda x: x[..., None, 1], unary((4, 5), (2, 4, 5)),
+           NORMAL),
+    OpSpec("getitem_int_array_repeated", lambda x: x[IDX_REP], lambda x: x[t(IDX_REP)], unary((4, 5), (4,)),
+           NORMAL),
+    OpSpec("getitem_int_list_repeated", lambda x: x[[1, 1, 0]], lambda x: x[[1, 1, 0]], unary((4, 5)), NORMAL),
+    OpSpec("getitem_two_int_arrays", lambda x: x[IDX_ROWS, IDX_COLS], lambda x: x[t(IDX_ROWS), t(IDX_COLS)],
+           unary((4, 5)), NORMAL),
+    OpSpec("getitem_slice_int_array", lambda x: x[1:, [0, 0, 2]], lambda x: x[1:, [0, 0, 2]], unary((4, 5)),
+           NORMAL),
+    OpSpec("getitem_bool_mask", lambda x: x[MASK_45], lambda x: x[t(MASK_45)], unary((4, 5)), NORMAL),
+    OpSpec("getitem_bool_rows", lambda x: x[MASK_ROWS], lambda x: x[t(MASK_ROWS)], unary((4, 5), (4,)), NORMAL),
+    OpSpec("getitem_tensor_index", lambda x: x[kg.tensor(IDX_REP)], lambda x: x[t(IDX_REP)], unary((4, 5)),
+           NORMAL),
+    OpSpec("take_flat_repeated", lambda x: kg.take(x, IDX_REP), lambda x: x.reshape(-1)[t(IDX_REP)],
+           unary((4, 5), (6,)), NORMAL),
+    OpSpec("take_flat_2d_index", lambda x: kg.take(x, IDX_REP.reshape(1, 5)),
+           lambda x: x.reshape(-1)[t(IDX_REP.reshape(1, 5))], unary((2, 3)), NORMAL),
+    OpSpec("take_axis1", lambda x: kg.take(x, [2, 0, 2], axis=1), lambda x: torch.index_select(x, 1, t([2, 0, 2])),
+           unary((4, 5), (2, 3, 4)), NORMAL),
+    OpSpec("take_along_axis1", lambda x: kg.take_along_axis(x, TAKE_ALONG, 1),
+           lambda x: torch.take_along_dim(x, t(TAKE_ALONG), 1), unary((3, 4)), NORMAL),
+    OpSpec("take_along_axis0", lambda x: kg.take_along_axis(x, TAKE_ALONG0, 0),
+           lambda x: torch.take_along_dim(x, t(TAKE_ALONG0), 0), unary((3, 4)), NORMAL),
+    OpSpec("scatter_add", lambda g: kg.scatter_add(g, SCATTER_IDX, (3, 3)),
+           lambda g: torch.zeros(3, 3, dtype=g.dtype).index_add(0, t(SCATTER_IDX), g), unary((4, 3)), NORMAL),
+    OpSpec("put_along_axis_add", lambda g: kg.put_along_axis_add(g, TAKE_ALONG, 1, (3, 4)),
+           lambda g: torch.zeros(3, 4, dtype=g.dtype).scatter_add(1, t(TAKE_ALONG), g), unary((3, 5)), NORMAL),
+    OpSpec("sort", kg.sort, lambda x: torch.sort(x, -1).values, unary((5,), (3, 4)), each(distinct()),
+           smooth=False),
+    OpSpec("sort_axis0_descending", lambda x: kg.sort(x, axis=0, descending=True),
+           lambda x: torch.sort(x, 0, descending=True).values, unary((3, 4)), each(distinct()), smooth=False),
+    OpSpec("topk", lambda x: kg.topk(x, 3)[0], lambda x: torch.topk(x, 3).values, unary((6,), (3, 6)),
+           each(distinct()), smooth=False),
+    OpSpec("topk_smallest_axis0", lambda x: kg.topk(x, 2, axis=0, largest=False)[0],
+           lambda x: torch.topk(x, 2, 0, largest=False).values, unary((4, 3)), each(distinct()), smooth=False),
+    OpSpec("where", kg.where, torch.where,
+           (((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), (1,)), ((2, 3), (), (2, 1, 3))),
+           each(mask, normal(), normal()), diff=(1, 2)),
+    # linear algebra
+    OpSpec("matmul", kg.matmul, torch.matmul,
+           (((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
+            ((2, 3), (5, 3, 4)), ((3,), (5, 3, 4)), ((5, 2, 3), (3,)), ((2, 1, 2, 3), (3, 3, 2)),
+            ((1, 2, 3), (4, 3, 2))),
+           NORMAL, diff=(0, 1)),
+    OpSpec("dot", kg.dot, torch.matmul, (((4,), (4,)), ((2, 3), (3, 4)), ((2, 3), (3,))), NORMAL, diff=(0, 1)),
+    OpSpec("outer", kg.outer, lambda a, b: torch.outer(a.reshape(-1), b.reshape(-1)),
+           (((3,), (4,)), ((2, 2), (3,))), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_ij,jk->ik", lambda a, b: kg.einsum("ij,jk->ik", a, b),
+           lambda a, b: torch.einsum("ij,jk->ik", a, b), (((2, 3), (3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_ij->i", lambda a: kg.einsum("ij->i", a), lambda a: torch.einsum("ij->i", a), unary((3, 4)),
+           NORMAL),
+    OpSpec("einsum_ij->", lambda a: kg.einsum("ij->", a), lambda a: torch.einsum("ij->", a), unary((3, 4)), NORMAL),
+    OpSpec("einsum_ij->ji", lambda a: kg.einsum("ij->ji", a), lambda a: torch.einsum("ij->ji", a), unary((3, 4)),
+           NORMAL),
+    OpSpec("einsum_ij,jk->i", lambda a, b: kg.einsum("ij,jk->i", a, b),
+           lambda a, b: torch.einsum("ij,jk->i", a, b), (((2, 3), (3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_bij,bjk->bik", lambda a, b: kg.einsum("bij,bjk->bik", a, b),
+           lambda a, b: torch.einsum("bij,bjk->bik", a, b), (((5, 2, 3), (5, 3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_i,i->", lambda a, b: kg.einsum("i,i->", a, b), lambda a, b: torch.einsum("i,i->", a, b),
+           (((4,), (4,)),), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_implicit_ij,jk", lambda a, b: kg.einsum("ij,jk", a, b), lambda a, b: torch.einsum("ij,jk", a, b),
+           (((2, 3), (3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("einsum_3_operands", lambda a, b, c: kg.einsum("ij,jk,kl->il", a, b, c),
+           lambda a, b, c: torch.einsum("ij,jk,kl->il", a, b, c), (((2, 3), (3, 4), (4, 2)),), NORMAL,
+           diff=(0, 1, 2)),
+    OpSpec("einsum_3_operands_sum_only", lambda a, b, c: kg.einsum("ij,jk,kl->i", a, b, c),
+           lambda a, b, c: torch.einsum("ij,jk,kl->i", a, b, c), (((2, 3), (3, 4), (4, 2)),), NORMAL,
+           diff=(0, 1, 2)),
+    OpSpec("norm_l2_vector", kg.linalg.norm, torch.linalg.vector_norm, unary((5,)), NORMAL),
+    OpSpec("norm_None_2d", kg.linalg.norm, torch.linalg.vector_norm, unary((3, 4)), NORMAL),
+    OpSpec("norm_fro", lambda x: kg.linalg.norm(x, "fro"), lambda x: torch.linalg.matrix_norm(x, "fro"),
+           unary((3, 4)), NORMAL),
+    OpSpec("norm_fro_axes12", lambda x: kg.linalg.norm(x, "fro", axis=(1, 2)),
+           lambda x: torch.linalg.matrix_norm(x, "fro", dim=(1, 2)), R3, NORMAL),
+    OpSpec("norm_l2_axis1_keepdims", lambda x: kg.linalg.norm(x, axis=1, keepdims=True),
+           lambda x: torch.linalg.vector_norm(x, dim=1, keepdim=True), unary((3, 4)), NORMAL),
+    OpSpec("norm_ord2_axis-1", lambda x: kg.linalg.norm(x, 2, axis=-1),
+           lambda x: torch.linalg.vector_norm(x, 2, dim=-1), R3, NORMAL),
+    OpSpec("norm_ord1_vector", lambda x: kg.linalg.norm(x, 1), lambda x: torch.linalg.vector_norm(x, 1),
+           unary((5,)), each(away_from(0.0)), smooth=False),
+    OpSpec("norm_ord1_axis0", lambda x: kg.linalg.norm(x, 1, axis=0),
+           lambda x: torch.linalg.vector_norm(x, 1, dim=0), unary((3, 4)), each(away_from(0.0)), smooth=False),
+    OpSpec("norm_inf_axis1", lambda x: kg.linalg.norm(x, INF, axis=1),
+           lambda x: torch.linalg.vector_norm(x, INF, dim=1), unary((3, 4)), each(distinct_abs), smooth=False),
+    OpSpec("norm_-inf_vector", lambda x: kg.linalg.norm(x, -INF), lambda x: torch.linalg.vector_norm(x, -INF),
+           unary((5,)), each(distinct_abs), smooth=False),
+    OpSpec("norm_ord3_axis-1", lambda x: kg.linalg.norm(x, 3, axis=-1),
+           lambda x: torch.linalg.vector_norm(x, 3, dim=-1), unary((3, 4)), each(away_from(0.0)), smooth=False),
+]
+
+BY_NAME = {s.name: s for s in SPECS}
+assert len(BY_NAME) == len(SPECS), "spec names must be unique"
