@@ -53,7 +53,12 @@ def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None):
     """
     from .. import ops
 
-    m = ops if tensor_mode else rawops
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # rules may divide by zero at singular points (sqrt'(0) = inf); that is the answer, not noise
+        return _run(roots, cotangents, ops if tensor_mode else rawops, tensor_mode, retain_graph, targets)
+
+
+def _run(roots, cotangents, m, tensor_mode, retain_graph, targets):
     stop = set(targets) if targets else ()
     grads = {}
     for r, g in zip(roots, cotangents):

@@ -26,10 +26,10 @@ class Primitive:
     """A named operation with its forward kernel, derivative rules and optional kink declaration."""
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
-                 "piecewise_constant", "variadic", "doc")
+                 "piecewise_constant", "variadic", "singular", "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
-                 differentiable=True, piecewise_constant=False, variadic=False, doc=None):
+                 differentiable=True, piecewise_constant=False, variadic=False, singular=False, doc=None):
         self.name = name
         self.impl = impl
         self.derivs = _as_tuple(derivs)
@@ -40,6 +40,7 @@ class Primitive:
         self.differentiable = differentiable
         self.piecewise_constant = piecewise_constant
         self.variadic = variadic            # one vjp returning every cotangent; one jvp taking every tangent
+        self.singular = singular            # derivative can be inf/NaN (sqrt, log, 1/x...): mask zero seeds
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -63,7 +64,7 @@ class Primitive:
                 d = self.derivs[i](m, out, *xs, **params)
                 if kinks is not None:
                     d = _resolve(self, i, d, m, node.xs, params)
-                res.append(g * d)
+                res.append(_masked_product(m, g, d) if self.singular else g * d)
             return res
         if self.vjps is None:
             raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
@@ -96,7 +97,7 @@ class Primitive:
                 d = self.derivs[i](m, out, *xs, **params)
                 if self.kinks is not None:
                     d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params)
-                term = t * d
+                term = _masked_product(m, t, d) if self.singular else t * d
             elif self.linear:
                 args = list(xs)
                 args[i] = t
@@ -116,6 +117,18 @@ def _as_tuple(rules):
     if rules is None or isinstance(rules, tuple):
         return rules
     return (rules,)
+
+
+def _masked_product(m, g, d):
+    """``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d`` is inf or NaN.
+
+    This is what makes masking NaN-safe: a branch that ``where`` did not select receives a zero
+    cotangent, and its own singular derivative (sqrt'(0) = inf, log'(0) = inf) must not turn that
+    zero into NaN. Only ops declared ``singular`` pay for the check, and only when ``d`` is not finite.
+    """
+    if isinstance(d, np.ndarray) and isinstance(g, np.ndarray) and np.isfinite(d).all():
+        return g * d
+    return m.where(g == 0, 0.0, g * d)
 
 
 _resolve = resolve_elementwise   # the single choke point for every derivative at a kink
@@ -201,7 +214,8 @@ def _apply_forward_mode(prim, args, params, level):
         if not prim.differentiable:
             return out
         ts = [a._tangents.get(level) if isinstance(a, Tensor) and a._tangents else None for a in args]
-        t = prim.tangent(ts, out, args, params)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t = prim.tangent(ts, out, args, params)
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t

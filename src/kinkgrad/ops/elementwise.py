@@ -29,7 +29,7 @@ multiply = elementwise("multiply", np.multiply,
                        doc="x * y (broadcasting).")
 divide = elementwise("divide", np.true_divide,
                      lambda m, out, x, y: 1 / y,
-                     lambda m, out, x, y: -out / y,
+                     lambda m, out, x, y: -out / y, singular=True,
                      doc="x / y (broadcasting).")
 
 
@@ -46,17 +46,17 @@ def _pow_dp(m, out, x, p):
     return m.where(x == 0, 0.0, out * m.log(safe))
 
 
-power = elementwise("power", np.power, _pow_dx, _pow_dp,
+power = elementwise("power", np.power, _pow_dx, _pow_dp, singular=True,
                     doc="x ** p; d/dx = p x^(p-1), d/dp = x^p log x (0 at x = 0).")
-reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, doc="1 / x.")
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, singular=True, doc="1 / x.")
 square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2.")
 
 # -- exponentials and logarithms --------------------------------------------------------------
 exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.")
 expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.")
-log = elementwise("log", np.log, lambda m, out, x: 1 / x, doc="Natural logarithm; singular at 0.")
-log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), doc="log(1 + x), accurate near 0.")
-sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out,
+log = elementwise("log", np.log, lambda m, out, x: 1 / x, singular=True, doc="Natural logarithm; singular at 0.")
+log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), singular=True, doc="log(1 + x), accurate near 0.")
+sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out, singular=True,
                    doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).")
 
 # -- trigonometric and hyperbolic -------------------------------------------------------------
