@@ -5,6 +5,9 @@ A spec says how to call the op in kinkgrad and in PyTorch, on which input shapes
 differences never straddle a kink and ties never happen), which arguments are differentiable,
 whether the op is smooth, and in which dtypes it is checked.
 
+``kg.linalg.norm`` is looked up at call time (inside lambdas), so a broken namespace fails the
+norm specs only, not the import of the whole table.
+
 Non-tensor arguments (axes, indices, exponents, bounds) are baked into the two callables, so the
 test harness only ever passes arrays. Callables return a tensor or a list/tuple of tensors.
 """
@@ -37,7 +40,8 @@ class OpSpec:
     diff: tuple = (0,)            # indices of the differentiable arguments
     smooth: bool = True           # C^2 everywhere (False: kinks/jumps, kept away from by ``domain``)
     dtypes: tuple = DTYPES
-    rtol32: float = 1e-5          # float32 comparison tolerance (see test_ops.py)
+    rtol32: float = 1e-5          # float32 comparison tolerance vs torch (see test_ops.py)
+    rtol64: float = 1e-10         # float64 comparison tolerance vs torch (see test_ops.py)
 
 
 # -- domain samplers ----------------------------------------------------------------------------
@@ -200,7 +204,6 @@ SPECS = [
     OpSpec("erf", kg.erf, torch.erf, ELEMENTWISE, each(normal(1.5))),
     OpSpec("cast_to_float64", lambda x: kg.cast(x, dtype=np.float64) * 1.5, lambda x: x.to(torch.float64) * 1.5,
            ELEMENTWISE, NORMAL),
-    OpSpec("stop_gradient", lambda x: kg.stop_gradient(x) * x, lambda x: x.detach() * x, ELEMENTWISE, NORMAL),
     # nonsmooth elementwise (sampled >= MARGIN from kinks)
     OpSpec("abs", kg.abs, torch.abs, ELEMENTWISE, each(away_from(0.0)), smooth=False),
     OpSpec("relu", kg.relu, torch.relu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
@@ -215,7 +218,8 @@ SPECS = [
            each(away_from(-0.5, lo=-2, hi=2)), smooth=False),
     OpSpec("clip_upper_only", lambda x: kg.clip(x, None, 0.7), lambda x: torch.clamp(x, max=0.7), ELEMENTWISE,
            each(away_from(0.7, lo=-2, hi=2)), smooth=False),
-    OpSpec("clip_tensor", kg.clip, lambda x, lo, hi: torch.clamp(x, lo, hi),
+    OpSpec("clip_tensor", kg.clip, lambda x, lo, hi: torch.minimum(torch.maximum(x, lo), hi),  # torch.clamp's
+           # backward fails when x is smaller than the broadcast shape (torch 2.13); same function off the kinks
            (((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)), ((2, 1), (3,), ())),
            each(grid(0.0), bounds(True), bounds(False)), diff=(0, 1, 2), smooth=False),
     OpSpec("sign", kg.sign, torch.sign, ELEMENTWISE, each(away_from(0.0)), smooth=False),
@@ -229,8 +233,10 @@ SPECS = [
            smooth=False),
     OpSpec("selu", kg.selu, F.selu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
     OpSpec("celu", kg.celu, F.celu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    # torch 2.13's float64 celu backward is accurate to only ~1e-7 for alpha != 1 (1/alpha appears to be
+    # rounded to float32: relative error ~4e-8 * |x/alpha|); kinkgrad's value is checked exactly by FD
     OpSpec("celu_alpha0.7", lambda x: kg.celu(x, 0.7), lambda x: F.celu(x, 0.7), ELEMENTWISE,
-           each(away_from(0.0)), smooth=False),
+           each(away_from(0.0)), smooth=False, rtol64=1e-6),
     OpSpec("gelu", kg.gelu, F.gelu, ELEMENTWISE, each(normal(2.0))),
     OpSpec("gelu_tanh", lambda x: kg.gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"),
            ELEMENTWISE, each(normal(2.0))),
@@ -414,8 +420,8 @@ SPECS = [
     OpSpec("einsum_3_operands_sum_only", lambda a, b, c: kg.einsum("ij,jk,kl->i", a, b, c),
            lambda a, b, c: torch.einsum("ij,jk,kl->i", a, b, c), (((2, 3), (3, 4), (4, 2)),), NORMAL,
            diff=(0, 1, 2)),
-    OpSpec("norm_l2_vector", kg.linalg.norm, torch.linalg.vector_norm, unary((5,)), NORMAL),
-    OpSpec("norm_None_2d", kg.linalg.norm, torch.linalg.vector_norm, unary((3, 4)), NORMAL),
+    OpSpec("norm_l2_vector", lambda x: kg.linalg.norm(x), torch.linalg.vector_norm, unary((5,)), NORMAL),
+    OpSpec("norm_None_2d", lambda x: kg.linalg.norm(x), torch.linalg.vector_norm, unary((3, 4)), NORMAL),
     OpSpec("norm_fro", lambda x: kg.linalg.norm(x, "fro"), lambda x: torch.linalg.matrix_norm(x, "fro"),
            unary((3, 4)), NORMAL),
     OpSpec("norm_fro_axes12", lambda x: kg.linalg.norm(x, "fro", axis=(1, 2)),

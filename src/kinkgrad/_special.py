@@ -11,4 +11,4 @@ _verf = np.frompyfunc(math.erf, 1, 1)
 def erf(x):
     """Error function, exact to double precision via ``math.erf`` (vectorised with frompyfunc)."""
     x = np.asarray(x)
-    return _verf(x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    return np.asarray(_verf(x), dtype=x.dtype if x.dtype.kind == "f" else np.float64)

@@ -77,8 +77,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets):
         if node.xs is None:
             raise RuntimeError(_FREED.format(op=node.prim.name))
         if tensor_mode:
-            xs = [_as_graph_tensor(p, x) for p, x in zip(node.parents, node.xs)]
-            out = Tensor._wrap(node.out, node)
+            xs, out = _graph_tensors(node)
         else:
             xs, out = node.xs, node.out
         cts = node.prim.cotangents(node, g, m, xs, out)
@@ -122,12 +121,28 @@ def _fit(c, x, m, opname):
     return c
 
 
-def _as_graph_tensor(parent, x):
-    if parent is None:
-        return Tensor._wrap(x) if isinstance(x, np.ndarray) else x
-    if type(parent) is Node:
-        return Tensor._wrap(x, parent)
-    return parent   # a leaf tensor
+def _graph_tensors(node):
+    """Rebuild a node's inputs and output as tensors wired into the graph (for create_graph),
+    with the forward-mode tangents they carried, if any."""
+    in_tangents, out_tangents = node.tangents or (None, None)
+    xs = []
+    for i, (parent, x) in enumerate(zip(node.parents, node.xs)):
+        if type(parent) is Node:
+            t = Tensor._wrap(x, parent)
+        elif parent is not None:
+            xs.append(parent)   # a leaf tensor: already carries its own tangents
+            continue
+        elif isinstance(x, np.ndarray):
+            t = Tensor._wrap(x)
+        else:
+            xs.append(x)
+            continue
+        if in_tangents is not None:
+            t._tangents = in_tangents[i]
+        xs.append(t)
+    out = Tensor._wrap(node.out, node)
+    out._tangents = out_tangents
+    return xs, out
 
 
 def _run_hooks(hooks, g, tensor_mode):

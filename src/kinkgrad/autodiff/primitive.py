@@ -144,7 +144,7 @@ class Node:
     input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
     """
 
-    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "__weakref__")
+    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         self.prim = prim
@@ -153,6 +153,9 @@ class Node:
         self.out = out
         self.params = params
         self._hooks = None
+        # forward-mode tangents of the inputs and the output, kept only while a jvp is active, so
+        # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
+        self.tangents = None
 
     @property
     def name(self):
@@ -219,4 +222,6 @@ def _apply_forward_mode(prim, args, params, level):
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t
+        if out.node is not None:
+            out.node.tangents = ([a._tangents if isinstance(a, Tensor) else None for a in args], out._tangents)
     return out

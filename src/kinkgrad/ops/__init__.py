@@ -26,6 +26,34 @@ from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp,
 from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, pad, permute, ravel, repeat,
                     reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose)
 
+__all__ = [
+    # arithmetic and smooth elementwise
+    "add", "subtract", "multiply", "divide", "negative", "power", "pow", "reciprocal", "square", "exp",
+    "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "erf", "cast",
+    "mul", "div", "sub", "neg", "true_divide",
+    # comparisons and logic (not differentiable)
+    "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",
+    "logical_not", "isnan", "isfinite",
+    # nonsmooth
+    "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
+    "clip", "clamp",
+    # activations
+    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
+    # reductions and normalisers
+    "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
+    "softmax", "log_softmax", "cumsum",
+    # shapes
+    "reshape", "transpose", "permute", "swapaxes", "expand_dims", "squeeze", "ravel", "flatten",
+    "broadcast_to", "sum_to", "concatenate", "cat", "stack", "split", "pad", "flip", "repeat", "tile",
+    # indexing and selection
+    "getitem", "scatter_add", "take", "gather", "take_along_axis", "put_along_axis_add", "where",
+    "argsort", "sort", "topk",
+    # linear algebra
+    "matmul", "dot", "outer", "einsum", "norm",
+    # misc
+    "conj", "stop_gradient", "zeros_like", "ones_like",
+]
+
 pow = power
 clamp = clip
 absolute = abs

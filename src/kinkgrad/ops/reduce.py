@@ -66,25 +66,23 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def _prod_others(x, axis):
-    """Product of all *other* elements along ``axis``, exact even where x has zeros."""
-    x = np.asarray(x)
-    out = np.ones_like(x)
-    moved = np.moveaxis(x, axis, tuple(range(len(axis))))
-    flat = moved.reshape((-1,) + moved.shape[len(axis):])
-    left = np.concatenate([np.ones_like(flat[:1]), np.cumprod(flat[:-1], axis=0)], axis=0)
-    right = np.concatenate([np.cumprod(flat[::-1][:-1], axis=0)[::-1], np.ones_like(flat[:1])], axis=0)
-    res = (left * right).reshape(moved.shape)
-    out[...] = np.moveaxis(res, tuple(range(len(axis))), axis)
-    return out
-
-
 def _others(m, out, x, axis, keepdims):
-    """d prod / d x_i: out / x_i (differentiable again), or the exact product of the others at zeros."""
+    """d prod / d x_i = the product of the *other* elements: out / x_i when no factor is 0.
+
+    With zeros, out / x_i is 0/0, so each element's product-of-others is formed directly: the
+    reduced axes are flattened to length n and an n x n mask replaces x_i by 1 in row i. That
+    costs n times the memory of x, but stays written in ops, so higher derivatives stay exact.
+    """
     raw = x.data if isinstance(x, Tensor) else x
-    if np.any(raw == 0):
-        return _prod_others(raw, axis)
-    return _unreduce(m, out, shape_of(x), axis, keepdims) / x
+    if not np.any(raw == 0):
+        return _unreduce(m, out, shape_of(x), axis, keepdims) / x
+    shape = shape_of(x)
+    perm = tuple(i for i in range(len(shape)) if i not in axis) + tuple(axis)
+    n = _count(shape, axis)
+    rows = m.reshape(m.transpose(x, perm), tuple(shape[i] for i in perm[: len(shape) - len(axis)]) + (1, n))
+    others = m.prod(m.where(np.eye(n, dtype=bool), 1.0, rows), axis=-1)
+    others = m.reshape(others, tuple(shape[i] for i in perm))
+    return m.transpose(others, tuple(np.argsort(perm)))
 
 
 _prod = Primitive(
