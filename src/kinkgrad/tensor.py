@@ -32,7 +32,7 @@ class Tensor:
     tensor([ 2., -4.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "node", "_tangents", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "node", "_tangents", "_hooks", "_cut", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -41,6 +41,7 @@ class Tensor:
         self.node = None
         self._tangents = None
         self._hooks = None
+        self._cut = None        # (op, site) pairs that cut this value off the graph, for warnings
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -154,6 +155,7 @@ class Tensor:
         t.requires_grad = node is not None
         t._tangents = None
         t._hooks = None
+        t._cut = None
         return t
 
 

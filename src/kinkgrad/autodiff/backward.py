@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from . import rawops
+from ..kinks.cuts import describe, warn_cut
+from . import rawops, sites
 from .primitive import Node
 from .state import _STATE, _set
 
@@ -45,7 +46,7 @@ _FREED = (
 )
 
 
-def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None):
+def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None, target_names=None):
     """Propagate ``cotangents`` from ``roots`` (Nodes or leaf Tensors).
 
     With ``targets`` (graph handles), return their cotangents and leave ``.grad`` untouched;
@@ -55,16 +56,19 @@ def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None):
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # rules may divide by zero at singular points (sqrt'(0) = inf); that is the answer, not noise
-        return _run(roots, cotangents, ops if tensor_mode else rawops, tensor_mode, retain_graph, targets)
+        return _run(roots, cotangents, ops if tensor_mode else rawops, tensor_mode, retain_graph, targets,
+                    target_names)
 
 
-def _run(roots, cotangents, m, tensor_mode, retain_graph, targets):
+def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names):
     stop = set(targets) if targets else ()
     grads = {}
     for r, g in zip(roots, cotangents):
         grads[r] = _add(grads[r], g) if r in grads else g
     captured = {}
     leaf_grads = {}
+    cuts = []            # piecewise-constant ops that passed nothing back
+    seen_leaves = []
     for node in toposort(roots, stop):
         g = grads.pop(node, None)
         if g is None:
@@ -80,9 +84,20 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets):
             xs, out = _graph_tensors(node)
         else:
             xs, out = node.xs, node.out
-        cts = node.prim.cotangents(node, g, m, xs, out)
+        if node.site is not None:
+            sites.running.site = node.site
+            cts = node.prim.cotangents(node, g, m, xs, out)
+            sites.running.site = None
+        else:
+            cts = node.prim.cotangents(node, g, m, xs, out)
         for p, c, x in zip(node.parents, cts, node.xs):
-            if p is None or c is None:
+            if p is None:
+                continue
+            if type(p) is not Node:
+                seen_leaves.append(p)
+            if c is None:
+                if node.prim.piecewise_constant:
+                    cuts.append((node.prim.name, node.site))
                 continue
             c = _fit(c, x, m, node.prim.name)
             if type(p) is Node:
@@ -97,9 +112,21 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets):
             leaf_grads[p] = _add(leaf_grads[p], g) if p in leaf_grads else g
     if targets is not None:
         captured.update((t, leaf_grads.get(t)) for t in targets if type(t) is not Node)
-        return [captured.get(t) for t in targets]
+        result = [captured.get(t) for t in targets]
+        if cuts:
+            names = target_names or [f"input {i}" for i in range(len(targets))]
+            for name, g in zip(names, result):
+                if g is None:
+                    warn_cut(cuts, f"the gradient w.r.t. {name}")
+        return result
     for leaf, g in leaf_grads.items():
         _accumulate(leaf, g, tensor_mode)
+    if cuts:
+        for leaf in dict.fromkeys(seen_leaves):
+            if leaf not in leaf_grads:
+                warn_cut(cuts, f"the gradient of a leaf of shape {leaf.shape}")
+                zero = np.zeros_like(leaf.data)
+                _accumulate(leaf, Tensor._wrap(zero) if tensor_mode else zero, tensor_mode)
     return None
 
 
@@ -175,6 +202,11 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
     if not isinstance(root, Tensor):
         raise TypeError(f"backward() needs a Tensor, got {type(root).__name__}")
     if not root.requires_grad:
+        if root._cut:
+            raise RuntimeError(
+                f"backward(): this tensor has no gradient: it depends on the inputs only through "
+                f"non-differentiable op(s) {describe(root._cut)}. Use a straight-through estimator "
+                "(kg.straight_through) or a surrogate gradient (kg.surrogate) there.")
         raise RuntimeError(
             "backward(): this tensor does not require grad and has no grad_fn, so there is nothing "
             "to differentiate; did you create the inputs with requires_grad=True, or compute it "

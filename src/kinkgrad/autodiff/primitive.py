@@ -19,6 +19,7 @@ import numpy as np
 
 from ..kinks.resolve import resolve_elementwise
 from ..tensor import Tensor
+from .sites import user_site
 from .state import _STATE, levels_below
 
 
@@ -63,7 +64,10 @@ class Primitive:
                     continue
                 d = self.derivs[i](m, out, *xs, **params)
                 if kinks is not None:
-                    d = _resolve(self, i, d, m, node.xs, params)
+                    d = _resolve(self, i, d, m, node.xs, params, g, node.site)
+                if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
+                    res.append(None)    # no contribution: lets the engine see that this op cut the path
+                    continue
                 res.append(_masked_product(m, g, d) if self.singular else g * d)
             return res
         if self.vjps is None:
@@ -96,7 +100,7 @@ class Primitive:
             if self.derivs is not None:
                 d = self.derivs[i](m, out, *xs, **params)
                 if self.kinks is not None:
-                    d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params)
+                    d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params, t)
                 term = _masked_product(m, t, d) if self.singular else t * d
             elif self.linear:
                 args = list(xs)
@@ -144,7 +148,7 @@ class Node:
     input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
     """
 
-    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "__weakref__")
+    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         self.prim = prim
@@ -156,6 +160,7 @@ class Node:
         # forward-mode tangents of the inputs and the output, kept only while a jvp is active, so
         # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
         self.tangents = None
+        self.site = None        # the user's file:line, recorded only when an audit or warning may need it
 
     @property
     def name(self):
@@ -185,12 +190,34 @@ def apply(prim, args, params):
         raise _op_error(prim, xs, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if st.grad_enabled and prim.differentiable:
+    if st.grad_enabled:
         parents = tuple([(_ref(a) if isinstance(a, Tensor) else None) for a in args])
         for p in parents:
             if p is not None:
-                return Tensor._wrap(out, Node(prim, parents, xs, out, params))
+                if prim.differentiable and out.dtype.kind == "f":
+                    node = Node(prim, parents, xs, out, params)
+                    if st.sites or prim.piecewise_constant:
+                        node.site = user_site()
+                    return Tensor._wrap(out, node)
+                return _cut(out, prim, args)    # a comparison, argmax, integer cast: the graph ends here
+        for a in args:
+            if isinstance(a, Tensor) and a._cut is not None:
+                return _cut(out, prim, args)    # carry the news that this value came through a cut
     return Tensor._wrap(out)
+
+
+def _cut(out, prim, args):
+    """A result that depends on grad-requiring inputs only through a non-differentiable op."""
+    t = Tensor._wrap(out)
+    cuts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._cut is not None:
+                cuts.extend(a._cut)
+            elif a.requires_grad:
+                cuts.append((prim.name, user_site()))
+    t._cut = tuple(cuts) or None
+    return t
 
 
 def _op_error(prim, xs, e):

@@ -15,6 +15,7 @@ class State(NamedTuple):
     grad_enabled: bool = True
     levels: tuple = ()          # active forward-mode (jvp) levels, innermost last
     depth: int = 0              # how many functional transforms (grad, vjp...) enclose this code
+    sites: bool = False         # record each op's user call site (an audit or kinks("raise") is on)
 
 
 _STATE: ContextVar[State] = ContextVar("kinkgrad_state", default=State())

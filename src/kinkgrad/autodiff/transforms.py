@@ -12,6 +12,7 @@ import functools
 import numpy as np
 
 from ..tensor import Tensor, _check_can_require_grad, _to_array
+from ..kinks.cuts import warn_cut
 from .backward import run_backward
 from .primitive import Node, Primitive, _ref
 from .state import _STATE, _set, new_level
@@ -67,16 +68,21 @@ def _argnums_tuple(argnums, nargs, fname):
     return single, tuple(i % nargs for i in nums)
 
 
-def _pullback(outs, cotangents, handles, tensor_mode, retain):
-    roots, cts = [], []
+def _pullback(outs, cotangents, handles, tensor_mode, retain, names):
+    roots, cts, cuts = [], [], []
     for y, ct in zip(outs, cotangents):
         if isinstance(y, Tensor) and y.requires_grad:
             roots.append(y.node if y.node is not None else y)
             cts.append(ct)
+        elif isinstance(y, Tensor) and y._cut:
+            cuts.extend(y._cut)
     if not roots:
+        for name in names if cuts else ():
+            warn_cut(cuts, f"the gradient w.r.t. {name}")
         return [None] * len(handles)
     with _set(grad_enabled=tensor_mode):
-        return run_backward(roots, cts, tensor_mode=tensor_mode, retain_graph=retain, targets=handles)
+        return run_backward(roots, cts, tensor_mode=tensor_mode, retain_graph=retain, targets=handles,
+                            target_names=names)
 
 
 def _as_result(g, like, tensor_mode):
@@ -85,6 +91,10 @@ def _as_result(g, like, tensor_mode):
     if tensor_mode:
         return g
     return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
+
+
+def _argname(f, i):
+    return f"argument {i} of {getattr(f, '__name__', 'f')}"
 
 
 def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
@@ -115,7 +125,8 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
             if tensor_mode:
                 seed = Tensor._wrap(seed)
             handles = [_ref(t) for t in lifted]
-            gs = _pullback([y], [seed], handles, tensor_mode, retain=tensor_mode)
+            gs = _pullback([y], [seed], handles, tensor_mode, retain=tensor_mode,
+                           names=[_argname(f, i) for i in nums])
         grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
         if not tensor_mode:
             y = y.detach()
@@ -173,7 +184,8 @@ def vjp(f, *primals, has_aux=False, kinks=None):
                 raise ValueError(f"vjp: cotangent of shape {tuple(np.shape(c_arr))} for an output of shape {y.shape}")
             seeds.append(Tensor._wrap(c_arr) if tensor_mode and not isinstance(c_arr, Tensor) else c_arr)
         with _kink_scope(kinks):
-            gs = _pullback(outs, seeds, handles, tensor_mode, retain=True)
+            gs = _pullback(outs, seeds, handles, tensor_mode, retain=True,
+                           names=[_argname(f, i) for i in range(len(lifted))])
         return tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
 
     shown = out if tensor_mode else (tuple(o.detach() for o in outs) if is_seq else outs[0].detach())

@@ -5,35 +5,63 @@ derivatives there are, and the resolver (``kinks.resolve``) applies the active p
 """
 from __future__ import annotations
 
+import numpy as np
+
+KINDS = ("kink", "jump", "tie", "singular")
+
 
 class Kink:
     """Non-differentiable points of an elementwise op with respect to one input.
 
     ``at(*xs, **params)`` returns the boolean mask of elements sitting on a kink;
-    ``left``/``right`` give the one-sided derivatives there (numbers, or functions of the inputs).
-    ``kind`` is ``"kink"`` (continuous, slopes differ), ``"jump"`` (a step: both sides flat) or
-    ``"tie"`` (several inputs select the output, e.g. ``maximum(a, a)``).
+    ``left`` / ``right`` give the one-sided derivatives there (numbers, or functions of the inputs);
+    ``kind``: ``"kink"`` (continuous, the slopes differ), ``"jump"`` (a step; both sides flat),
+    ``"tie"`` (several inputs select the output, ``maximum(a, a)``) or ``"singular"`` (the
+    derivative is infinite or undefined, ``sqrt`` at 0); ``label`` names one of several kinks of
+    the same op (``"lo"``/``"hi"``) so a policy can treat them apart; ``distance(*xs, **params)``
+    (optional) is how far each element is from the nearest kink, for the audit's ``tol=`` band.
+
     The op's own derivative formula must already give the ``default`` value at the kink (the
-    minimum-norm element of the Clarke interval), so the default policy costs nothing.
+    minimum-norm element of the Clarke interval; the even split for ties; the limit at singular
+    points), so the default policy costs nothing.
     """
 
-    __slots__ = ("at", "left", "right", "kind", "where")
+    __slots__ = ("at", "left", "right", "kind", "where", "label", "distance")
 
-    def __init__(self, at, left, right, kind="kink", where=""):
+    def __init__(self, at, left=0.0, right=0.0, kind="kink", where="", label=None, distance=None):
+        if kind not in KINDS:
+            raise ValueError(f"Kink: kind must be one of {KINDS}, got {kind!r}")
         self.at = at
         self.left = left
         self.right = right
         self.kind = kind
         self.where = where      # human description, e.g. "x = 0"
+        self.label = label
+        self.distance = distance
 
-    def one_sided(self, xs, params, mask):
-        return _value(self.left, xs, params, mask), _value(self.right, xs, params, mask)
+    def one_sided(self, xs, params):
+        return _value(self.left, xs, params), _value(self.right, xs, params)
+
+    def near(self, tol, xs, params):
+        """Elements within ``tol`` of a kink (None when no band was asked for or none is defined)."""
+        if not tol or self.distance is None:
+            return None
+        return np.asarray(self.distance(*xs, **params)) <= tol
 
     def __repr__(self):
         return f"Kink({self.kind} at {self.where or '?'})"
 
 
-def _value(v, xs, params, mask):
+def _value(v, xs, params):
     if callable(v):
         return v(*xs, **params)
     return v
+
+
+def at_point(c):
+    """A Kink ``at`` / ``distance`` pair for a kink at the constant ``c``."""
+    return (lambda x, *rest, **params: x == c), (lambda x, *rest, **params: np.abs(x - c))
+
+
+# the declaration every tie among candidates shares (max/min reductions, pooling, order statistics)
+TIE = Kink(lambda *a, **k: None, 0.0, 1.0, kind="tie", where="tied candidates")

@@ -1,5 +1,8 @@
 """The active kink policy: a preset plus per-op overrides, context-local and nestable.
 
+The policy is read when a derivative is computed (``backward``, ``grad``, ``jvp``), so wrap the
+code that differentiates: ``with kg.kinks("jax"): loss.backward()`` or ``kg.grad(f, kinks="jax")``.
+
 >>> import kinkgrad as kg
 >>> with kg.kinks("right"):
 ...     kg.grad(kg.relu)(0.0)
@@ -11,50 +14,71 @@ import contextlib
 import numbers
 from contextvars import ContextVar
 
-PRESETS = {
-    "default": "minimum-norm element of the local Clarke set (relu'(0)=0, abs'(0)=0, ties split evenly)",
-    "left": "one-sided derivative from the left",
-    "right": "one-sided derivative from the right",
-    "mid": "average of the left and right one-sided derivatives",
-    "zero": "0 at every kink",
-    "nan": "NaN at every kink (shows where a result depends on a convention)",
-}
-SIDES = ("default", "left", "right", "mid", "zero", "nan")
+import numpy as np
+
+from .presets import BASE, DESCRIPTIONS, TABLES
+
+PRESETS = {k: DESCRIPTIONS[k] for k in BASE}
+SIDES = ("default", "left", "right", "mid", "zero", "nan", "random", "raise", "split", "first", "last",
+         "limit")
 TIES = ("split", "first", "last")
+SINGULAR = ("limit", "zero", "nan", "raise")
 
 
 class Policy:
-    """An immutable policy: ``preset`` for every op, ``overrides`` by op name, and a tie rule."""
+    """An immutable policy: ``preset`` for every op, ``overrides`` by op name, a tie rule, a rule
+    for singular points, and (when active) the audit that records every decision."""
 
-    __slots__ = ("preset", "overrides", "ties")
+    __slots__ = ("preset", "overrides", "ties", "singular", "seed", "rng", "audit", "is_default")
 
-    def __init__(self, preset="default", overrides=None, ties="split"):
-        if preset not in PRESETS:
-            raise ValueError(f"kinks: unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        if ties not in TIES:
+    def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None):
+        if preset == "directional":
+            raise NotImplementedError("kinks='directional' (certified generalized gradients) is not available yet")
+        if preset not in BASE:
+            raise ValueError(f"kinks: unknown preset {preset!r}; choose one of {', '.join(BASE)}")
+        if ties is not None and ties not in TIES:
             raise ValueError(f"kinks: ties={ties!r} is not one of {', '.join(TIES)}")
+        if singular not in SINGULAR:
+            raise ValueError(f"kinks: singular={singular!r} is not one of {', '.join(SINGULAR)}")
         for op, rule in (overrides or {}).items():
-            if not (isinstance(rule, numbers.Real) or rule in SIDES):
+            if not (isinstance(rule, numbers.Real) or rule in SIDES or callable(rule) or isinstance(rule, dict)):
                 raise ValueError(
-                    f"kinks: override {op}={rule!r} must be a number (the derivative at the kink) "
-                    f"or one of {', '.join(SIDES)}")
+                    f"kinks: override {op}={rule!r} must be a number (the derivative at the kink), "
+                    f"one of {', '.join(SIDES)}, a {{kink label: rule}} dict, or a function")
         self.preset = preset
         self.overrides = dict(overrides or {})
         self.ties = ties
+        self.singular = singular
+        self.seed = seed
+        self.rng = np.random.default_rng(seed) if preset == "random" or "random" in self.overrides.values() else None
+        self.audit = audit
+        # the fast path: ops skip kink detection entirely when nothing could change their result
+        self.is_default = (preset == "default" and not self.overrides and ties is None
+                           and singular == "limit" and audit is None)
 
-    def rule_for(self, op):
-        return self.overrides.get(op, self.preset)
+    def rule_for(self, op, tie=False):
+        """The rule that decides ``op``'s kinks (``tie``: the op's kinks are ties between candidates)."""
+        if op in self.overrides:
+            return self.overrides[op]
+        if tie and self.ties is not None:
+            return self.ties
+        table = TABLES.get(self.preset)
+        if table is not None and op in table:
+            return table[op]
+        return BASE[self.preset]
 
-    @property
-    def is_default(self):
-        return self.preset == "default" and not self.overrides and self.ties == "split"
-
-    def merged(self, preset=None, ties=None, **overrides):
-        return Policy(preset or self.preset, {**self.overrides, **overrides}, ties or self.ties)
+    def merged(self, preset=None, ties=None, singular=None, seed=None, audit=None, **overrides):
+        return Policy(preset or self.preset, {**self.overrides, **overrides}, ties or self.ties,
+                      singular or self.singular, self.seed if seed is None else seed,
+                      self.audit if audit is None else audit)
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())
-        return f"Policy({self.preset!r}{extra}, ties={self.ties!r})"
+        if self.ties:
+            extra += f", ties={self.ties!r}"
+        if self.singular != "limit":
+            extra += f", singular={self.singular!r}"
+        return f"Policy({self.preset!r}{extra})"
 
 
 _DEFAULT = Policy()
@@ -65,26 +89,30 @@ def current():
     return _POLICY.get()
 
 
-def _coerce(spec=None, ties=None, **overrides):
+def coerce(spec=None, ties=None, singular=None, seed=None, **overrides):
+    """A Policy from a preset name, a Policy, or a dict of overrides, on top of the active one."""
     base = _POLICY.get()
     if isinstance(spec, Policy):
-        return spec.merged(ties=ties, **overrides)
-    return base.merged(preset=spec, ties=ties, **overrides)
+        return spec.merged(ties=ties, singular=singular, seed=seed, **overrides)
+    if isinstance(spec, dict):
+        return base.merged(ties=ties, singular=singular, seed=seed, **spec, **overrides)
+    return base.merged(preset=spec, ties=ties, singular=singular, seed=seed, **overrides)
 
 
 @contextlib.contextmanager
-def kinks(preset=None, *, ties=None, **overrides):
-    """Scope a kink policy: ``with kg.kinks("right"):`` or ``with kg.kinks(relu=1.0, ties="first"):``."""
-    token = _POLICY.set(_coerce(preset, ties, **overrides))
+def kinks(preset=None, *, ties=None, singular=None, seed=None, **overrides):
+    """Scope a kink policy: ``with kg.kinks("right"):``, ``kg.kinks(relu=1.0, ties="first")``,
+    ``kg.kinks("random", seed=0)``, ``kg.kinks(singular="zero")``."""
+    token = _POLICY.set(coerce(preset, ties, singular, seed, **overrides))
     try:
         yield _POLICY.get()
     finally:
         _POLICY.reset(token)
 
 
-def set_kinks(preset="default", *, ties="split", **overrides):
+def set_kinks(preset="default", *, ties=None, singular="limit", seed=None, **overrides):
     """Set the policy for the current context (the process default when called at top level)."""
-    _POLICY.set(Policy(preset, overrides, ties))
+    _POLICY.set(Policy(preset, overrides, ties, singular, seed))
 
 
 def get_kinks():

@@ -1,15 +1,25 @@
-"""The resolver: the single choke point where every derivative at a kink is decided.
+"""The resolver: the single choke point where every derivative at a kink, tie or singular point
+is decided.
 
-Ops hand over their natural derivative ``d`` (which already holds the ``default`` value at kinks)
-plus their kink declaration; the resolver patches the kink elements according to the active
-policy. Under the default policy with no overrides it returns ``d`` untouched without even
-locating the kinks, so the common path pays nothing.
+Ops hand over their natural derivative (which already holds the ``default`` value at kinks) plus
+their kink declaration; the resolver applies the active policy, records the decision for an
+audit, raises under ``raise``. Under the default policy (no overrides, no audit) it returns the
+natural derivative untouched without even locating the kinks, so the common path pays nothing.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..autodiff.sites import running
 from .policy import _POLICY
+
+# rules under which an op's own formula is already right (nothing to patch)
+_NATURAL = {"kink": ("default",), "jump": ("default",), "tie": ("default", "split"),
+            "singular": ("default", "limit")}
+
+
+class KinkError(ArithmeticError):
+    """Raised under ``kinks("raise")`` when a derivative is requested at a kink."""
 
 
 def _min_norm(left, right):
@@ -18,40 +28,152 @@ def _min_norm(left, right):
     return np.where(lo > 0, lo, np.where(hi < 0, hi, 0.0))
 
 
-def kink_value(rule, left, right):
-    """The derivative a rule assigns at a kink with one-sided derivatives ``left`` and ``right``."""
-    if isinstance(rule, (int, float)) and not isinstance(rule, bool):
+def effective_rule(policy, op, kink):
+    """The rule that decides this kink, after per-label dicts and the ``singular=`` option."""
+    rule = policy.rule_for(op, tie=kink.kind == "tie")
+    if isinstance(rule, dict):
+        rule = rule.get(kink.label, "default")
+    if kink.kind == "singular" and isinstance(rule, str) and rule in ("default", "limit"):
+        rule = policy.singular
+    return rule
+
+
+def is_natural(rule, kind):
+    return isinstance(rule, str) and rule in _NATURAL[kind]
+
+
+def side_value(rule, left, right, xs, params, shape, policy, i=0, n_args=1):
+    """The derivative a rule assigns at a kink with one-sided derivatives ``left`` / ``right``."""
+    if callable(rule):
+        return rule(left, right, xs, params)
+    if isinstance(rule, (int, float, np.floating)) and not isinstance(rule, bool):
         return float(rule)
-    if rule == "default":
+    if rule == "default" or rule == "limit":
         return _min_norm(left, right)
     if rule == "left":
         return left
     if rule == "right":
         return right
     if rule == "mid":
-        return (np.asarray(left) + np.asarray(right)) / 2
+        return (np.asarray(left, dtype=float) + np.asarray(right, dtype=float)) / 2
     if rule == "zero":
         return 0.0
     if rule == "nan":
         return np.nan
+    if rule == "random":
+        u = policy.rng.random(shape)
+        return np.asarray(left, dtype=float) * (1 - u) + np.asarray(right, dtype=float) * u
+    if rule == "split":
+        return 1.0 / n_args
+    if rule == "first":
+        return 1.0 if i == 0 else 0.0
+    if rule == "last":
+        return 1.0 if i == n_args - 1 else 0.0
     raise ValueError(f"unknown kink rule {rule!r}")
 
 
-def resolve_elementwise(prim, i, d, m, raw_xs, params):
+def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None):
+    """Patch ``d`` (= d out / d input i) at the kink elements according to the active policy."""
     policy = _POLICY.get()
     if policy.is_default:
         return d
     kink = prim.kinks[i] if isinstance(prim.kinks, tuple) else prim.kinks
     if kink is None:
         return d
-    rule = policy.rule_for(prim.name)
-    if rule == "default":
+    rule = effective_rule(policy, prim.name, kink)
+    natural = is_natural(rule, kink.kind)
+    if natural and policy.audit is None:
         return d
     mask = kink.at(*raw_xs, **params)
-    if not np.any(mask):
+    if policy.audit is not None:
+        policy.audit.record(prim.name, site, kink, mask, raw_xs, g, rule, i,
+                            near=kink.near(policy.audit.tol, raw_xs, params))
+    if natural or not np.any(mask):
         return d
-    left, right = kink.one_sided(raw_xs, params, mask)
-    value = kink_value(rule, left, right)
+    if rule == "raise":
+        raise_at(prim.name, kink, mask, raw_xs, site)
+    left, right = kink.one_sided(raw_xs, params)
+    value = side_value(rule, left, right, raw_xs, params, np.shape(mask), policy, i, len(raw_xs))
     if isinstance(value, np.ndarray):
         value = value.astype(np.result_type(d), copy=False)
     return m.where(mask, value, d)
+
+
+def raise_at(op, kink, mask, raw_xs, site):
+    idx = tuple(int(v) for v in np.argwhere(np.asarray(mask))[0]) if np.ndim(mask) else ()
+    x = np.asarray(raw_xs[0])
+    value = x[idx] if x.ndim else x
+    where = f" (created at {site})" if site else " (run the forward pass inside kg.kinks('raise') to see where it was created)"
+    raise KinkError(f"{op}: derivative requested at a {kink.kind} ({kink.where}) at element {idx}, "
+                    f"value {value!r}{where}; pick a convention with kg.kinks(...) or avoid the point")
+
+
+# -- ties among several candidates (max/min reductions, pooling) -------------------------------
+def tie_weights(op, hit, axis, largest, g=None, x=None):
+    """Weights over the candidates ``hit`` (boolean, True where an element attains the extreme
+    along ``axis``) under the active tie rule; they sum to 1 per output under ``split``.
+
+    Coordinate-wise sides: moving a tied element toward winning (up for a max) gives it the whole
+    slope (``right`` for a max); moving it away gives 0 unless it was the only candidate.
+    """
+    policy = _POLICY.get()
+    count = hit.sum(axis=axis, keepdims=True)
+    if policy.is_default:
+        return hit / count
+    from .declare import TIE
+
+    rule = effective_rule(policy, op, TIE)
+    tied = hit & (count > 1)
+    site = running.site
+    if policy.audit is not None:
+        policy.audit.record_ties(op, site, tied, g, rule, x)
+    if is_natural(rule, "tie") or not tied.any():
+        return hit / count
+    if rule == "raise":
+        raise_at(op, TIE, tied, [x], site)
+    winner_up = hit.astype(float)                        # every tied element wins when it moves its way
+    winner_down = np.where(tied, 0.0, hit)                # loses when it moves the other way
+    if rule in ("first", "last"):
+        n = hit.shape[axis]
+        order = np.arange(n).reshape([-1 if a == axis else 1 for a in range(hit.ndim)])
+        key = np.where(hit, order if rule == "first" else n - 1 - order, n)
+        pick = np.argmin(key, axis=axis)
+        out = np.zeros(hit.shape)
+        np.put_along_axis(out, np.expand_dims(pick, axis), 1.0, axis)
+        return out
+    if rule == "right":
+        return winner_up if largest else winner_down
+    if rule == "left":
+        return winner_down if largest else winner_up
+    if rule == "mid":
+        return (winner_up + winner_down) / 2
+    if rule == "zero":
+        return winner_down
+    if rule == "nan":
+        return np.where(tied, np.nan, winner_down)
+    if rule == "random":
+        noise = np.where(hit, policy.rng.random(hit.shape), -1.0)
+        pick = np.argmax(noise, axis=axis)
+        out = np.zeros(hit.shape)
+        np.put_along_axis(out, np.expand_dims(pick, axis), 1.0, axis)
+        return out
+    if isinstance(rule, (int, float)) and not isinstance(rule, bool):
+        return np.where(tied, float(rule), hit)
+    raise ValueError(f"{op}: rule {rule!r} does not apply to ties")
+
+
+def kink_value(op, kink, left, right, shape, raw_xs=(), params=None, mask=None, g=None):
+    """For non-elementwise ops with a single kink (e.g. norm at 0): the value there, or None to
+    keep the op's own (default) formula."""
+    policy = _POLICY.get()
+    if policy.is_default:
+        return None
+    rule = effective_rule(policy, op, kink)
+    site = running.site
+    if policy.audit is not None and mask is not None:
+        policy.audit.record(op, site, kink, mask, raw_xs, g, rule, 0)
+    if is_natural(rule, kink.kind):
+        return None
+    if rule == "raise" and mask is not None and np.any(mask):
+        raise_at(op, kink, mask, raw_xs, site)
+    return side_value(rule, left, right, raw_xs, params or {}, shape, policy)
