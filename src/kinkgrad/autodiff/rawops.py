@@ -12,6 +12,7 @@ square, sign, abs, where = np.square, np.sign, np.abs, np.where
 reshape, broadcast_to, expand_dims, swapaxes = np.reshape, np.broadcast_to, np.expand_dims, np.swapaxes
 matmul, maximum, minimum, conj = np.matmul, np.maximum, np.minimum, np.conj
 zeros_like, ones_like, flip, cumsum = np.zeros_like, np.ones_like, np.flip, np.cumsum
+floor, trunc = np.floor, np.trunc
 
 
 def sigmoid(x):
@@ -93,3 +94,31 @@ def einsum(spec, *xs):
 
 
 from .._special import erf  # noqa: E402
+
+
+def select_apply(t, rows, cols, vals, shape):
+    """W @ t for the sparse W = (rows, cols, vals) of an order statistic, shaped ``shape``."""
+    t = np.asarray(t)
+    flat = np.bincount(rows, weights=vals * t.reshape(-1)[cols], minlength=int(np.prod(shape)))
+    return flat.reshape(shape).astype(t.dtype, copy=False)
+
+
+def select_transpose(g, rows, cols, vals, shape):
+    """W.T @ g, shaped like the input ``shape``."""
+    return select_apply(g, cols, rows, vals, shape)
+
+
+def windows2d(x, k, s):
+    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) strided windows (a copy, so later writes can't alias)."""
+    v = np.lib.stride_tricks.sliding_window_view(x, k, axis=(2, 3))
+    return np.ascontiguousarray(v[:, :, ::s[0], ::s[1]])
+
+
+def col2im(g, shape, k, s):
+    """The transpose of windows2d: each window's values summed back where they came from."""
+    out = np.zeros(shape, dtype=np.asarray(g).dtype)
+    oh, ow = g.shape[2], g.shape[3]
+    for i in range(k[0]):
+        for j in range(k[1]):
+            out[:, :, i:i + s[0] * oh:s[0], j:j + s[1] * ow:s[1]] += g[:, :, :, :, i, j]
+    return out

@@ -28,11 +28,20 @@ def _float32_of_left(left, right, xs, params):
     return float(np.float32(left))
 
 
-def _nan_unless_python_int(left, right, xs, params):
-    """JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
-    x = 0) but a float exponent by pow, whose rule computes 0 * 0**-1 = NaN."""
+def _pow_nan_at_p0(left, right, xs, params):
+    """TensorFlow's pow rule computes p * x**(p-1): at x = 0 that is 0 * inf = NaN for p = 0
+    (the limit, p * inf, elsewhere)."""
     p = xs[1]
-    return 0.0 if isinstance(p, (int, np.integer)) and not isinstance(p, bool) else np.nan
+    return np.where(np.asarray(p) == 0, np.nan, right)
+
+
+def _pow_nan_at_float_p0(left, right, xs, params):
+    """JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
+    x = 0), but a float exponent by pow, whose rule computes 0 * 0**-1 = NaN."""
+    p = xs[1]
+    if isinstance(p, (int, np.integer)) and not isinstance(p, bool):
+        return right
+    return np.where(np.asarray(p) == 0, np.nan, right)
 
 
 BASE = {
@@ -92,7 +101,7 @@ TABLES = {
         "quantile": "first",
         "cummax": "split", "cummin": "split",
         "max_pool2d": "first",
-        "power": _nan_unless_python_int,   # d/dx x**0.0 at 0 is NaN, x**0 (Python int) is 0
+        "power": _pow_nan_at_float_p0,   # d/dx x**0.0 at 0 is NaN, x**0 (Python int) is 0
         "norm": "nan",                 # x / ||x|| at 0
     },
     "tensorflow": {
@@ -107,7 +116,7 @@ TABLES = {
         "sort": "first", "topk": "first",
         "quantile": "first",
         "max_pool2d": "first",
-        "power": "nan",                # 0 * 0**-1 at x = 0, p = 0, for every exponent type
+        "power": _pow_nan_at_p0,       # 0 * 0**-1 at x = 0, p = 0, for every exponent type
         "norm": "nan",
     },
 }

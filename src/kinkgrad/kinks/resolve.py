@@ -134,13 +134,8 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     winner_up = hit.astype(float)                        # every tied element wins when it moves its way
     winner_down = np.where(tied, 0.0, hit)                # loses when it moves the other way
     if rule in ("first", "last"):
-        n = hit.shape[axis]
-        order = np.arange(n).reshape([-1 if a == axis else 1 for a in range(hit.ndim)])
-        key = np.where(hit, order if rule == "first" else n - 1 - order, n)
-        pick = np.argmin(key, axis=axis)
-        out = np.zeros(hit.shape)
-        np.put_along_axis(out, np.expand_dims(pick, axis), 1.0, axis)
-        return out
+        return _one_hot_along(hit, axis, lambda h, n: np.argmin(np.where(h, np.arange(n) if rule == "first"
+                                                                        else n - 1 - np.arange(n), n), axis=-1))
     if rule == "right":
         return winner_up if largest else winner_down
     if rule == "left":
@@ -152,14 +147,24 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     if rule == "nan":
         return np.where(tied, np.nan, winner_down)
     if rule == "random":
-        noise = np.where(hit, policy.rng.random(hit.shape), -1.0)
-        pick = np.argmax(noise, axis=axis)
-        out = np.zeros(hit.shape)
-        np.put_along_axis(out, np.expand_dims(pick, axis), 1.0, axis)
-        return out
+        return _one_hot_along(hit, axis, lambda h, n: np.argmax(np.where(h, policy.rng.random(h.shape), -1.0),
+                                                                 axis=-1))
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
         return np.where(tied, float(rule), hit)
     raise ValueError(f"{op}: rule {rule!r} does not apply to ties")
+
+
+def _one_hot_along(hit, axis, pick):
+    """A one-hot over the reduced ``axis`` (an int or a tuple) at the position ``pick`` chooses
+    among the candidates; the axes are flattened to one so first/last follow index order."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    keep = [a for a in range(hit.ndim) if a not in axes]
+    moved = np.transpose(hit, keep + list(axes))
+    n = int(np.prod([hit.shape[a] for a in axes]))
+    flat = moved.reshape(moved.shape[:len(keep)] + (n,))
+    out = np.zeros(flat.shape)
+    np.put_along_axis(out, pick(flat, n)[..., None], 1.0, axis=-1)
+    return np.transpose(out.reshape(moved.shape), np.argsort(keep + list(axes)))
 
 
 def kink_value(op, kink, left, right, shape, raw_xs=(), params=None, mask=None, g=None):

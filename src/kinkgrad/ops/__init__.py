@@ -11,15 +11,18 @@ from ..autodiff.primitive import Primitive
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
-from .activations import celu, elu, gelu, hardtanh, mish, relu6, selu, silu, softsign, swish
+from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
 from .elementwise import (add, cast, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
                           isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
                           subtract, tan, tanh)
-from .index import (argsort, gather, getitem, put_along_axis_add, scatter_add, sort, take, take_along_axis,
-                    topk, where)
+from .index import argsort, gather, getitem, put_along_axis_add, scatter_add, take, take_along_axis, where
 from .linalg import dot, einsum, matmul, outer
-from .nonsmooth import abs, ceil, clip, floor, leaky_relu, maximum, minimum, relu, round, sign, trunc
+from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, hardswish, hardtanh, heaviside,
+                        leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
+                        threshold, trunc)
+from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
+from .pool import col2im, max_pool2d, windows2d
 from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
                      std, sum, var)
@@ -36,7 +39,9 @@ __all__ = [
     "logical_not", "isnan", "isfinite",
     # nonsmooth
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
-    "clip", "clamp",
+    "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",
+    "hardshrink", "threshold", "median", "quantile", "cummax", "cummin", "max_pool2d",
+    "select_apply", "select_transpose", "windows2d", "col2im",
     # activations
     "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
     # reductions and normalisers

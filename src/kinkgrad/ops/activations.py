@@ -12,7 +12,7 @@ import numpy as np
 from ..kinks.declare import Kink
 from ._declare import elementwise
 from .elementwise import erf, exp, sigmoid, softplus, tanh
-from .nonsmooth import clip, relu
+from .nonsmooth import hardshrink, hardsigmoid, hardswish, hardtanh, relu, relu6, softshrink, threshold
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -58,12 +58,18 @@ def _elu_deriv(m, out, x, alpha=1.0, scale=1.0):
     return m.where(x > 0, scale, m.where(x < 0, left, at0))
 
 
-_elu = elementwise(
-    "elu", _elu_kernel, _elu_deriv,
-    kinks=Kink(lambda x, alpha=1.0, scale=1.0: (x == 0) & (alpha != 1.0),
-               left=lambda x, alpha=1.0, scale=1.0: scale * alpha, right=lambda x, alpha=1.0, scale=1.0: scale,
-               where="x = 0 (when alpha != 1)"),
-    doc="scale * (x if x > 0 else alpha (e^x - 1)). Kink at 0 when alpha != 1; default = smaller slope.")
+def _elu_prim(name):
+    return elementwise(
+        name, _elu_kernel, _elu_deriv,
+        kinks=Kink(lambda x, alpha=1.0, scale=1.0: (x == 0) & (alpha != 1.0),
+                   left=lambda x, alpha=1.0, scale=1.0: scale * alpha,
+                   right=lambda x, alpha=1.0, scale=1.0: scale, where="x = 0 (when alpha != 1)",
+                   distance=lambda x, alpha=1.0, scale=1.0: np.abs(x)),
+        doc=f"{name}: scale * (x if x > 0 else alpha (e^x - 1)). Kink at 0 when alpha != 1; default = smaller slope.")
+
+
+_elu = _elu_prim("elu")
+_selu = _elu_prim("selu")
 
 
 def elu(x, alpha=1.0):
@@ -73,23 +79,21 @@ def elu(x, alpha=1.0):
 
 def selu(x):
     """scale * elu(x, alpha) with the self-normalising constants. Kink: x = 0 (slopes 1.758 / 1.051)."""
-    return _elu(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
+    return _selu(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(x, alpha=1.0):
-    """max(0, x) + min(0, alpha (e^(x/alpha) - 1)); continuously differentiable for every alpha."""
-    return _elu(x / alpha, alpha=1.0, scale=1.0) * alpha
+    """max(x, 0) + alpha * expm1(min(x, 0) / alpha), written the Keras way.
+
+    Continuously differentiable (slope 1 at 0) for every alpha; the two ties at x = 0 make the
+    value at 0 follow the tie rule: 1/2 + 1/2 = 1 when ties split, 2 when ties go to the first
+    argument (what TensorFlow / Keras report).
+    """
+    from .elementwise import expm1
+    from .nonsmooth import maximum, minimum
+
+    return maximum(x, 0.0) + alpha * expm1(minimum(x, 0.0) / alpha)
 
 
-def relu6(x):
-    """min(max(x, 0), 6). Kinks at 0 and 6; default derivative 0 there."""
-    return clip(x, 0.0, 6.0)
-
-
-def hardtanh(x, min_val=-1.0, max_val=1.0):
-    """clip(x, min_val, max_val). Kinks at the bounds; default derivative 0 there."""
-    return clip(x, min_val, max_val)
-
-
-__all__ = ["silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
-           "relu", "sigmoid", "tanh", "softplus", "exp"]
+__all__ = ["silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh", "relu",
+           "sigmoid", "tanh", "softplus", "hardswish", "hardsigmoid", "softshrink", "hardshrink", "threshold"]

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._special import erf as _erf_kernel
 from ..autodiff.primitive import Primitive
+from ..kinks.declare import Kink
 from ._declare import comparison, elementwise
 
 # -- arithmetic -------------------------------------------------------------------------------
@@ -30,6 +31,8 @@ multiply = elementwise("multiply", np.multiply,
 divide = elementwise("divide", np.true_divide,
                      lambda m, out, x, y: 1 / y,
                      lambda m, out, x, y: -out / y, singular=True,
+                     kinks=(Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0"),
+                            Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0")),
                      doc="x / y (broadcasting).")
 
 
@@ -46,17 +49,33 @@ def _pow_dp(m, out, x, p):
     return m.where(x == 0, 0.0, out * m.log(safe))
 
 
+def _pow_at0(x, p):
+    return (x == 0) & (p < 1)
+
+
+def _pow_slope_at0(x, p):
+    # d/dx x**p at x = 0 from the right: 0 for p = 0 (x**0 = 1 is flat), p * inf for p < 1
+    return np.where(p == 0, 0.0, np.multiply(p, np.inf))
+
+
 power = elementwise("power", np.power, _pow_dx, _pow_dp, singular=True,
+                    kinks=(Kink(_pow_at0, _pow_slope_at0, _pow_slope_at0, kind="singular",
+                                where="x = 0 with p < 1"), None),
                     doc="x ** p; d/dx = p x^(p-1), d/dp = x^p log x (0 at x = 0).")
-reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, singular=True, doc="1 / x.")
+reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, singular=True,
+                         kinks=Kink(lambda x: x == 0, -np.inf, -np.inf, kind="singular", where="x = 0"),
+                         doc="1 / x; singular at 0.")
 square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2.")
 
 # -- exponentials and logarithms --------------------------------------------------------------
 exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.")
 expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.")
-log = elementwise("log", np.log, lambda m, out, x: 1 / x, singular=True, doc="Natural logarithm; singular at 0.")
-log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), singular=True, doc="log(1 + x), accurate near 0.")
+log = elementwise("log", np.log, lambda m, out, x: 1 / x, singular=True,
+                  kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"), doc="Natural logarithm; singular at 0.")
+log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), singular=True,
+                    kinks=Kink(lambda x: x == -1, np.nan, np.inf, kind="singular", where="x = -1"), doc="log(1 + x), accurate near 0.")
 sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out, singular=True,
+                   kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"),
                    doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).")
 
 # -- trigonometric and hyperbolic -------------------------------------------------------------
@@ -75,12 +94,24 @@ sigmoid = elementwise("sigmoid", _sigmoid_kernel, lambda m, out, x: out * (1 - o
                       doc="1 / (1 + e^-x), stable for large |x|.")
 
 
-def _softplus_kernel(x, beta=1.0):
-    return (np.logaddexp(0, beta * x) / beta).astype(np.result_type(x, np.float16), copy=False)
+def _softplus_kernel(x, beta=1.0, threshold=None):
+    out = (np.logaddexp(0, beta * x) / beta).astype(np.result_type(x, np.float16), copy=False)
+    return out if threshold is None else np.where(beta * x > threshold, x, out)
 
 
-softplus = elementwise("softplus", _softplus_kernel, lambda m, out, x, beta=1.0: m.sigmoid(beta * x),
-                       doc="log(1 + e^(beta x)) / beta; derivative sigmoid(beta x).")
+def _softplus_deriv(m, out, x, beta=1.0, threshold=None):
+    d = m.sigmoid(beta * x)
+    return d if threshold is None else m.where(beta * x > threshold, 1.0, d)
+
+
+_softplus = elementwise("softplus", _softplus_kernel, _softplus_deriv,
+                        doc="log(1 + e^(beta x)) / beta; derivative sigmoid(beta x).")
+
+
+def softplus(x, beta=1.0, threshold=None):
+    """log(1 + e^(beta x)) / beta, exact by default. ``threshold=20`` switches to the identity where
+    beta * x > threshold, as PyTorch does (value and slope then jump by ~2e-9 there)."""
+    return _softplus(x, beta=beta, threshold=threshold)
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 erf = elementwise("erf", _erf_kernel, lambda m, out, x: _TWO_OVER_SQRT_PI * m.exp(-x * x),

@@ -115,23 +115,10 @@ def where(cond, x, y):
     return where_(c, x, y)
 
 
+_argsort = Primitive("argsort", lambda x, axis, kind: np.argsort(x, axis=axis, kind=kind),
+                    differentiable=False, piecewise_constant=True)
+
+
 def argsort(x, axis=-1, descending=False, stable=True):
     """Indices that sort ``x`` along ``axis`` (integers, not differentiable)."""
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    idx = np.argsort(-data if descending else data, axis=axis, kind="stable" if stable else None)
-    return Tensor._wrap(idx)
-
-
-def sort(x, axis=-1, descending=False):
-    """Sorted values along ``axis``; the gradient follows each value back to where it came from."""
-    return take_along_axis(x, argsort(x, axis=axis, descending=descending).data, axis)
-
-
-def topk(x, k, axis=-1, largest=True):
-    """The ``k`` largest (or smallest) values along ``axis`` and their indices, sorted."""
-    n = shape_of(x)[axis]
-    if not 0 <= k <= n:
-        raise ValueError(f"topk: k={k} is out of range for an axis of size {n}")
-    idx = argsort(x, axis=axis, descending=largest).data
-    idx = np.take(idx, np.arange(k), axis=axis)
-    return take_along_axis(x, idx, axis), Tensor._wrap(idx)
+    return _argsort(-x if descending else x, axis=axis, kind="stable" if stable else None)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
+from ..kinks.declare import Kink
+from ..kinks.resolve import kink_value
+from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
 from .nonsmooth import abs
 from .reduce import _kept_shape, _unreduce, max, sum
@@ -13,11 +16,21 @@ def _l2_kernel(x, axis, keepdims):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
+_ZERO = Kink(lambda x: x == 0, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
+
+
 def _l2_direction(m, out, x, axis, keepdims):
-    """x / ||x||, taken as 0 where the norm is 0 (the minimum-norm subgradient: the unit ball's centre)."""
+    """x / ||x||; at the zero vector the subdifferential is the unit ball, and the policy picks the
+    value (default: its centre, 0; the ``jax`` / ``tensorflow`` presets give NaN like 0/0 there)."""
     outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
+    raw = (outk.data if isinstance(outk, Tensor) else np.asarray(outk)) == 0
+    at0 = 0.0
+    if raw.any():
+        xr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        v = kink_value("norm", _ZERO, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape))
+        at0 = 0.0 if v is None else v
     safe = m.where(outk == 0, 1.0, outk)
-    return m.where(outk == 0, 0.0, x / safe)
+    return m.where(outk == 0, at0, x / safe)
 
 
 _l2 = Primitive(

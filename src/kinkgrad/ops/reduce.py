@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
+from ..kinks.resolve import tie_weights
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
 
@@ -97,37 +98,59 @@ def prod(x, axis=None, keepdims=False):
 
 
 # -- max / min reductions ----------------------------------------------------------------------
-def _extreme_weights(m, out, x, axis):
-    """Where each element attains the extreme, weighted 1/count so tied elements split evenly."""
-    outk = m.reshape(out, _kept_shape(shape_of(x), axis)) if ndim_of(out) != ndim_of(x) else out
-    hit = x == outk
-    return hit / m.sum(hit + 0 * x, axis=axis, keepdims=True)
+def _extreme_weights(op, out, x, axis, largest, g=None):
+    """Where each element attains the extreme, weighted by the active tie rule (ties split evenly
+    by default). The weights are constants: the selection is piecewise constant."""
+    raw = x.data if isinstance(x, Tensor) else np.asarray(x)
+    outr = out.data if isinstance(out, Tensor) else np.asarray(out)
+    hit = raw == outr.reshape(_kept_shape(raw.shape, axis))
+    gr = None if g is None else (g.data if isinstance(g, Tensor) else g)
+    return tie_weights(op, hit, axis, largest, g=gr, x=raw).astype(raw.dtype, copy=False)
 
 
-def _extreme(name, kernel):
-    return Primitive(
-        name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims),
-        vjp=lambda m, g, out, x, axis, keepdims:
-            _unreduce(m, g, shape_of(x), axis, keepdims) * _extreme_weights(m, out, x, axis),
-        jvp=lambda m, t, out, x, axis, keepdims:
-            m.sum(t * _extreme_weights(m, out, x, axis), axis=axis, keepdims=keepdims),
-        doc=f"{name} over axis. Tie: tied elements share the gradient evenly by default.")
+def _extreme(name, kernel, largest):
+    def vjp(m, g, out, x, axis, keepdims):
+        gu = _unreduce(m, g, shape_of(x), axis, keepdims)
+        return gu * _extreme_weights(name, out, x, axis, largest, gu)
+
+    def jvp(m, t, out, x, axis, keepdims):
+        return m.sum(t * _extreme_weights(name, out, x, axis, largest), axis=axis, keepdims=keepdims)
+
+    return Primitive(name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims), vjp=vjp, jvp=jvp,
+                     doc=f"{name} over axis. Ties: tied elements share the gradient evenly by default.")
 
 
-_amax = _extreme("max", np.max)
-_amin = _extreme("min", np.min)
+_amax = _extreme("max", np.max, True)
+_amin = _extreme("min", np.min, False)
+_amax_idx = _extreme("max.indices", np.max, True)
+_amin_idx = _extreme("min.indices", np.min, False)
 
 
-def max(x, axis=None, keepdims=False):
-    """Largest element over ``axis`` (ties share the gradient evenly under the default policy)."""
+def max(x, axis=None, keepdims=False, return_indices=False):
+    """Largest element over ``axis`` (ties share the gradient evenly under the default policy).
+
+    ``return_indices=True`` (one axis) also returns the index of the first maximum, PyTorch's
+    ``max(x, dim)``; its gradient is decided by the ``max.indices`` rule (``torch``: first).
+    """
     _check_nonempty(x, "max")
-    return _amax(x, axis=normalize_axis(axis, ndim_of(x), "max"), keepdims=bool(keepdims))
+    return _reduce_extreme(x, axis, keepdims, return_indices, _amax, _amax_idx, np.argmax)
 
 
-def min(x, axis=None, keepdims=False):
-    """Smallest element over ``axis`` (ties share the gradient evenly under the default policy)."""
+def min(x, axis=None, keepdims=False, return_indices=False):
+    """Smallest element over ``axis`` (ties as in ``max``)."""
     _check_nonempty(x, "min")
-    return _amin(x, axis=normalize_axis(axis, ndim_of(x), "min"), keepdims=bool(keepdims))
+    return _reduce_extreme(x, axis, keepdims, return_indices, _amin, _amin_idx, np.argmin)
+
+
+def _reduce_extreme(x, axis, keepdims, return_indices, prim, prim_idx, arg):
+    axes = normalize_axis(axis, ndim_of(x), prim.name)
+    if not return_indices:
+        return prim(x, axis=axes, keepdims=bool(keepdims))
+    if axis is None or len(axes) != 1:
+        raise ValueError(f"{prim.name}: return_indices=True needs a single axis, got axis={axis}")
+    raw = x.data if isinstance(x, Tensor) else np.asarray(x)
+    idx = arg(raw, axis=axes[0], keepdims=bool(keepdims))
+    return prim_idx(x, axis=axes, keepdims=bool(keepdims)), Tensor._wrap(np.asarray(idx))
 
 
 amax, amin = max, min
@@ -138,16 +161,20 @@ def _check_nonempty(x, op):
         raise ValueError(f"{op}: zero-size tensor of shape {shape_of(x)} has no {op}imum")
 
 
+_argmax = Primitive("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims),
+                   differentiable=False, piecewise_constant=True)
+_argmin = Primitive("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, keepdims=keepdims),
+                   differentiable=False, piecewise_constant=True)
+
+
 def argmax(x, axis=None, keepdims=False):
-    """Index of the largest element (integer result, not differentiable)."""
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor._wrap(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)))
+    """Index of the (first) largest element: an integer, not differentiable."""
+    return _argmax(x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
-    """Index of the smallest element (integer result, not differentiable)."""
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor._wrap(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)))
+    """Index of the (first) smallest element: an integer, not differentiable."""
+    return _argmin(x, axis=axis, keepdims=keepdims)
 
 
 # -- log-sum-exp and softmax ------------------------------------------------------------------

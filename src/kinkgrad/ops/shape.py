@@ -182,16 +182,23 @@ def _unpad(m, g, out, x, pad_width):
     return m.getitem(g, index)
 
 
-_pad = Primitive("pad", lambda x, pad_width: np.pad(x, pad_width), vjp=_unpad, linear=True)
+def _unpad_v(m, g, out, x, pad_width, value):
+    return _unpad(m, g, out, x, pad_width)
 
 
-def pad(x, pad_width):
-    """Zero padding, ``pad_width`` as in ``np.pad`` (an int, a pair, or one pair per axis)."""
+_pad = Primitive("pad", lambda x, pad_width, value: np.pad(x, pad_width, constant_values=value), vjp=_unpad_v,
+                 jvp=lambda m, t, out, x, pad_width, value: m.pad(t, pad_width),
+                 doc="Constant padding; the padding carries no derivative.")
+
+
+def pad(x, pad_width, value=0.0):
+    """Constant padding (zeros by default), ``pad_width`` as in ``np.pad`` (an int, a pair, or one
+    pair per axis)."""
     n = ndim_of(x)
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (n, 2))
     if (widths < 0).any():
         raise ValueError(f"pad: negative pad width {pad_width}")
-    return _pad(x, pad_width=tuple(tuple(int(v) for v in w) for w in widths))
+    return _pad(x, pad_width=tuple(tuple(int(v) for v in w) for w in widths), value=value)
 
 
 _flip = Primitive("flip", lambda x, axis: np.flip(x, axis),

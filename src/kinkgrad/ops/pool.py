@@ -1,0 +1,60 @@
+"""Windowed maximum (max pooling): the windows are a linear view; the max is a tie-aware reduction.
+
+Ties inside a window (two equal maxima) are decided by the ``max_pool2d`` rule: every framework
+gives the first element of the window; kinkgrad's default splits evenly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import rawops
+from ..autodiff.primitive import Primitive
+from ._declare import shape_of
+from .reduce import _extreme
+
+
+def _windows_transpose(m, g, out, x, k, s):
+    """Scatter each window's cotangent back to where it came from (overlaps accumulate)."""
+    return m.col2im(g, shape_of(x), k, s)
+
+
+windows2d = Primitive("windows2d", rawops.windows2d, vjp=_windows_transpose, linear=True,
+                      doc="Sliding kh x kw windows with stride s over the last two axes.")
+col2im = Primitive("col2im", rawops.col2im,
+                   vjp=lambda m, gg, out, g, shape, k, s: m.windows2d(gg, k, s), linear=True,
+                   doc="The transpose of windows2d: sum window values back onto the image.")
+
+_pool_max = _extreme("max_pool2d", np.max, True)
+
+
+def _pair(v, name):
+    v = (v, v) if isinstance(v, int) else tuple(v)
+    if len(v) != 2 or min(v) < 1:
+        raise ValueError(f"max_pool2d: {name} must be a positive int or a pair, got {v}")
+    return v
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (PyTorch's layout).
+
+    Ties within a window: the ``max_pool2d`` kink rule (default: split evenly; the ``torch``,
+    ``jax`` and ``tensorflow`` presets: the first element of the window).
+    """
+    from .shape import pad, reshape
+
+    k = _pair(kernel_size, "kernel_size")
+    s = _pair(stride if stride is not None else k, "stride")
+    shape = tuple(shape_of(x))
+    if len(shape) not in (3, 4):
+        raise ValueError(f"max_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
+    x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
+    if padding:
+        p = _pair(padding, "padding") if not isinstance(padding, int) else (padding, padding)
+        x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=-np.inf)
+    h, w = shape_of(x4)[2:]
+    if h < k[0] or w < k[1]:
+        raise ValueError(f"max_pool2d: window {k} is larger than the (padded) input {h}x{w}")
+    win = windows2d(x4, k=k, s=s)
+    win = reshape(win, tuple(shape_of(win)[:4]) + (k[0] * k[1],))
+    out = _pool_max(win, axis=(4,), keepdims=False)
+    return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
