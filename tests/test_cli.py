@@ -39,10 +39,13 @@ def test_tour_runs_from_the_command_line():
 
 def test_table_values_follow_the_presets():
     data = {r["op @ point"]: r for r in table.rows()}
-    assert data["abs(x) @ 0"]["default"] == 0 and data["abs(x) @ 0"]["left"] == -1 and data["abs(x) @ 0"]["right"] == 1
-    assert data["relu(x) @ 0"]["mid"] == 0.5
+    assert (data["abs(x) @ 0"]["default"], data["abs(x) @ 0"]["left"], data["abs(x) @ 0"]["right"]) == ("0", "-1", "1")
+    assert data["abs(x) @ 0"]["jax"] == "1" and data["abs(x) @ 0"]["torch"] == "0"
+    assert data["relu(x) @ 0"]["mid"] == "0.5" and data["relu(x) @ 0"]["nan"] == "nan"
     assert data["selu(x) @ 0"]["default"] == data["selu(x) @ 0"]["right"]   # the smaller one-sided slope
-    assert np.isnan(data["relu(x) @ 0"]["nan"])
+    assert data["celu(x) @ 0"]["tensorflow"] == "2"
+    assert data["max(x) @ [1, 3, 3, 2]"]["default"] == "[0, 0.5, 0.5, 0]"
+    assert all(r["raise"] == "KinkError" for label, r in data.items() if "@ [4, 1, 3, 2]" not in label)
     assert json.loads(table.render("json"))[0]["op @ point"] == "abs(x) @ 0"
     assert table.render("csv").splitlines()[0].startswith("op @ point,default")
 

@@ -13,8 +13,8 @@ from .autodiff.state import enable_grad, is_grad_enabled, no_grad
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .creation import (arange, empty, eye, full, full_like, linspace, ones, ones_like, zeros,
                        zeros_like)
-from .kinks import (AuditReport, Kink, KinkError, NonDifferentiableWarning, Policy, audit, get_kinks,
-                    kinks, set_kinks)
+from .kinks import (PRESETS, AuditReport, Kink, KinkError, NonDifferentiableWarning, Policy, audit,
+                    get_kinks, kinks, set_kinks)
 from .ops import *  # noqa: F401,F403  (every public op: kg.exp, kg.relu, kg.matmul, ...)
 from .ops import abs, max, min, pow, round, sum  # names that shadow builtins, made explicit
 from .tensor import (Tensor, as_tensor, bool_, float16, float32, float64, int32, int64, tensor)

@@ -50,11 +50,49 @@ def abs_vs_relu(out=print):
     for preset in ("default", "left", "right", "mid"):
         with kg.kinks(preset):
             out(f"  {preset:<9}{f_abs(0.0).item():>8.3g}{f_sum(0.0).item():>20.3g}{f_id(0.0).item():>26.3g}")
-    out("  relu(x) - relu(-x) is the identity, yet per-op conventions give 0 or 2 at x = 0; a per-op")
-    out("  rule cannot see the composition. kinkgrad states the rule it used instead of hiding it.")
+    out("  relu(x) - relu(-x) is the identity (slope 1), yet the per-op rules give 0, 2 or 1 at x = 0:")
+    out("  a rule applied op by op cannot see the composition. kinkgrad states the rule it used.")
 
 
-SECTIONS = [abs_table, relu_keras_table, abs_vs_relu]
+def presets_table(out=print):
+    """abs'(0) and the identity relu(x) - relu(-x) under every preset, side by side."""
+    _section("abs'(0) and d/dx [relu(x) - relu(-x)] at 0 under each preset", out)
+    f_abs = kg.grad(kg.abs)
+    f_id = kg.grad(lambda v: kg.relu(v) - kg.relu(-v))
+    out(f"  {'preset':<12}{'abs(0)':>8}{'relu(x)-relu(-x)':>18}   meaning")
+    for preset in ("default", "torch", "jax", "tensorflow", "left", "right", "mid", "zero", "nan"):
+        with kg.kinks(preset):
+            a, r = f_abs(np.float64(0)).item(), f_id(np.float64(0)).item()
+        out(f"  {preset:<12}{a:>8.3g}{r:>18.3g}   {kg.PRESETS[preset].split(':')[0].split(' (')[0][:56]}")
+    out("  relu(x) - relu(-x) = x, so the true answer is 1: all three frameworks report 0; 'mid'")
+    out("  gets 1 here only because this composition happens to be symmetric.")
+
+
+def mae_at_equality(out=print):
+    """Seed: d MAE / d y_pred when y_pred == y_true."""
+    _section("d MAE / d y_pred at y_pred == y_true = [1, 2]", out)
+    y_true = np.array([1.0, 2.0])
+    for preset in ("default", "torch", "jax", "tensorflow", "left", "right"):
+        g = kg.grad(lambda p: kg.losses.mae(y_true, p), kinks=preset)(y_true.copy())
+        out(f"  {preset:<12}{np.array2string(g.data, precision=3):>14}")
+    out("  Away from equality it is sign(y_pred - y_true) / n; at equality the one-sided slopes are")
+    out("  -1/n and +1/n and each framework picks a different point of [-1/n, 1/n] (0 by default).")
+
+
+def audit_float16(out=print):
+    """An audit shows where precision creates kinks: float16 rounds 1.0001 - 1.0 to exactly 0."""
+    _section("audit: relu(x - 1) at x = 1.0001, float16 vs float32", out)
+    for dtype in ("float16", "float32"):
+        x = kg.tensor(np.full(8, 1.0001, dtype=dtype), requires_grad=True)
+        with kg.audit() as report:
+            kg.relu(x - 1.0).sum().backward()
+        row = next(iter(report.rows.values()))
+        out(f"  {dtype}: {row['at_kink']} of {row['evaluated']} elements exactly at the kink, "
+            f"{row['dependent']} with nonzero upstream gradient -> {report.semantics}; grad = {x.grad.data[0]}")
+    out("  In float16 the difference rounds to 0, so the gradient is the convention, not the slope.")
+
+
+SECTIONS = [abs_table, relu_keras_table, abs_vs_relu, presets_table, mae_at_equality, audit_float16]
 
 
 def run(out=print):
