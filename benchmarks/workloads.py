@@ -81,11 +81,31 @@ def scalar_chain_torch(n=SCALAR_CHAIN):
     return x.grad.numpy()
 
 
-def relu_chain_kinkgrad(x0, policy):
-    with kg.kinks(policy):
+# -- the cost of the kink machinery --------------------------------------------------------------
+from kinkgrad.autodiff.primitive import Primitive  # noqa: E402
+
+# relu and sqrt exactly as kinkgrad declares them, minus the kink declaration / singular masking:
+# the baseline an op with no kink logic at all would cost
+plain_relu = Primitive("plain_relu", lambda x: np.maximum(x, 0), derivs=(lambda m, out, x: x > 0,))
+plain_sqrt = Primitive("plain_sqrt", np.sqrt, derivs=(lambda m, out, x: 0.5 / out,))
+
+
+def unary_chain(x0, op, n=CHAIN_OPS, context=None):
+    import contextlib
+
+    with context() if context else contextlib.nullcontext():
         x = kg.tensor(x0, requires_grad=True)
         y = x
-        for _ in range(CHAIN_OPS):
-            y = kg.relu(y)
+        for _ in range(n):
+            y = op(y)
         y.sum().backward()
+    return x.grad.data
+
+
+def sqrt_chain(x0, op, n=8):
+    x = kg.tensor(x0, requires_grad=True)
+    y = x
+    for _ in range(n):
+        y = op(y) + 0.5     # stays positive: the masking check runs but never fires
+    y.sum().backward()
     return x.grad.data

@@ -53,9 +53,9 @@ BASE = {
 DESCRIPTIONS = {
     "default": "minimum-norm element of the local Clarke set: relu'(0)=0, abs'(0)=0, ties split evenly, "
                "clip'(bound)=0, leaky_relu'(0)=slope, selu'(0)=smaller slope, norm'(0)=0",
-    "torch": "PyTorch 2.13 (CPU) as measured, forward and reverse mode",
-    "jax": "JAX 0.10 as measured, forward and reverse mode",
-    "tensorflow": "TensorFlow 2.21 / Keras 3 as measured, forward and reverse mode",
+    "torch": "PyTorch 2.13 on CPU, as measured, both modes",
+    "jax": "JAX 0.10, as measured, both modes",
+    "tensorflow": "TensorFlow 2.21 / Keras 3, as measured, both modes",
     "left": "one-sided derivative from the left (ties: the tied element moved down loses)",
     "right": "one-sided derivative from the right (ties: the tied element moved up wins)",
     "mid": "average of the left and right one-sided derivatives",
