@@ -123,6 +123,39 @@ def with_zeros(count):
     return draw
 
 
+def _reduce_to(a, shape):
+    """``any`` of a broadcast boolean array over the axes a smaller ``shape`` was broadcast along."""
+    a = np.asarray(a)
+    a = a.any(axis=tuple(range(a.ndim - len(shape))))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and a.shape[i] != 1)
+    return a.any(axis=axes, keepdims=True) if axes else a
+
+
+def quotient_off_integers(rng, shapes):
+    """(x, y) with |y| in [0.5, 2] and every broadcast quotient x / y at least MARGIN from an integer
+    (mod / fmod jump where x is a multiple of y; the quotient also moves when y is perturbed)."""
+    xs, ys = shapes
+    y = magnitude(0.5, 2.0)(rng, ys)
+    x = rng.uniform(-4.0, 4.0, xs)
+    for _ in range(1000):
+        q = x / y
+        bad = _reduce_to(np.abs(q - np.round(q)) < MARGIN, np.shape(x))
+        if not bad.any():
+            return [x, y]
+        x = np.where(bad, rng.uniform(-4.0, 4.0, xs), x)
+    raise RuntimeError("quotient_off_integers: could not sample")
+
+
+def residual_pair(*kinks):
+    """(y_true, y_pred) of one shape whose residual y_pred - y_true is >= MARGIN from every kink
+    (losses: |r| = 0 for L1, |r| = delta or beta where Huber / smooth L1 switch branches)."""
+    def draw(rng, shapes):
+        yt = rng.standard_normal(shapes[0])
+        r = away_from(*kinks, lo=-2.5, hi=2.5)(rng, shapes[1])
+        return [yt, yt + r]
+    return draw
+
+
 def mask(rng, shape):
     return rng.random(shape) < 0.5
 
@@ -227,6 +260,15 @@ SPECS = [
     OpSpec("ceil", kg.ceil, torch.ceil, ELEMENTWISE, each(away_from_integers()), smooth=False),
     OpSpec("round", kg.round, torch.round, ELEMENTWISE, each(away_from_integers(0.5)), smooth=False),
     OpSpec("trunc", kg.trunc, torch.trunc, ELEMENTWISE, each(away_from_integers()), smooth=False),
+    # heaviside: torch has no derivative for it (raises "not implemented"), so its values are compared
+    # on a detached input and its gradient against zeros (the + 0 * x keeps torch's graph connected)
+    OpSpec("heaviside", lambda x: kg.heaviside(x, 0.3),
+           lambda x: torch.heaviside(x.detach(), torch.tensor(0.3, dtype=x.dtype)) + 0 * x, ELEMENTWISE,
+           each(away_from(0.0)), smooth=False),
+    OpSpec("mod", kg.mod, torch.remainder, BINARY, quotient_off_integers, diff=(0, 1), smooth=False),
+    OpSpec("remainder", kg.remainder, torch.remainder, (((3, 4), (3, 4)), ((2, 3), ())), quotient_off_integers,
+           diff=(0, 1), smooth=False),
+    OpSpec("fmod", kg.fmod, torch.fmod, BINARY, quotient_off_integers, diff=(0, 1), smooth=False),
     # activations
     OpSpec("elu", kg.elu, F.elu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
     OpSpec("elu_alpha0.5", lambda x: kg.elu(x, 0.5), lambda x: F.elu(x, 0.5), ELEMENTWISE, each(away_from(0.0)),
@@ -248,6 +290,38 @@ SPECS = [
     OpSpec("hardtanh", kg.hardtanh, F.hardtanh, ELEMENTWISE, each(away_from(-1.0, 1.0)), smooth=False),
     OpSpec("hardtanh_-0.5_2", lambda x: kg.hardtanh(x, -0.5, 2.0), lambda x: F.hardtanh(x, -0.5, 2.0),
            ELEMENTWISE, each(away_from(-0.5, 2.0)), smooth=False),
+    OpSpec("hardtanh_kw_0_0.5", lambda x: kg.hardtanh(x, min_val=0.0, max_val=0.5),
+           lambda x: F.hardtanh(x, min_val=0.0, max_val=0.5), ELEMENTWISE, each(away_from(0.0, 0.5, lo=-1, hi=1.5)),
+           smooth=False),
+    OpSpec("elu_alpha2", lambda x: kg.elu(x, alpha=2.0), lambda x: F.elu(x, alpha=2.0), ELEMENTWISE,
+           each(away_from(0.0)), smooth=False),
+    # same torch-side float64 celu backward inaccuracy as celu_alpha0.7 above
+    OpSpec("celu_alpha1.5", lambda x: kg.celu(x, alpha=1.5), lambda x: F.celu(x, alpha=1.5), ELEMENTWISE,
+           each(away_from(0.0, lo=-4, hi=3)), smooth=False, rtol64=1e-6),
+    OpSpec("hardswish", kg.hardswish, F.hardswish, ELEMENTWISE, each(away_from(-3.0, 3.0, lo=-5, hi=5)),
+           smooth=False),
+    # torch 2.13's float64 hardsigmoid backward multiplies by 1/6 rounded to float32 (0.1666666716...,
+    # relative error 3e-8); its values are exact, and kinkgrad's slope 1/6 is checked exactly by FD
+    OpSpec("hardsigmoid", kg.hardsigmoid, F.hardsigmoid, ELEMENTWISE, each(away_from(-3.0, 3.0, lo=-5, hi=5)),
+           smooth=False, rtol64=1e-7),
+    OpSpec("softshrink", kg.softshrink, F.softshrink, ELEMENTWISE, each(away_from(-0.5, 0.5, lo=-2, hi=2)),
+           smooth=False),
+    OpSpec("softshrink_0.8", lambda x: kg.softshrink(x, 0.8), lambda x: F.softshrink(x, 0.8), ELEMENTWISE,
+           each(away_from(-0.8, 0.8, lo=-2, hi=2)), smooth=False),
+    OpSpec("hardshrink", kg.hardshrink, F.hardshrink, ELEMENTWISE, each(away_from(-0.5, 0.5, lo=-2, hi=2)),
+           smooth=False),
+    OpSpec("hardshrink_1.2", lambda x: kg.hardshrink(x, lambd=1.2), lambda x: F.hardshrink(x, lambd=1.2),
+           ELEMENTWISE, each(away_from(-1.2, 1.2, lo=-3, hi=3)), smooth=False),
+    OpSpec("threshold_0.5_-1", lambda x: kg.threshold(x, 0.5, -1.0), lambda x: F.threshold(x, 0.5, -1.0),
+           ELEMENTWISE, each(away_from(0.5, lo=-2, hi=2)), smooth=False),
+    OpSpec("threshold_kw_-0.3_2", lambda x: kg.threshold(x, threshold=-0.3, value=2.0),
+           lambda x: F.threshold(x, -0.3, 2.0), ELEMENTWISE, each(away_from(-0.3, lo=-2, hi=2)), smooth=False),
+    # softplus with torch's linear cutoff: x where beta x > threshold (value jumps by ~e^-threshold / beta)
+    OpSpec("softplus_beta2_threshold5", lambda x: kg.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0),
+           ELEMENTWISE, each(away_from(2.5, lo=-3, hi=5)), smooth=False),
+    OpSpec("softplus_beta0.5_threshold1", lambda x: kg.softplus(x, beta=0.5, threshold=1.0),
+           lambda x: F.softplus(x, beta=0.5, threshold=1.0), ELEMENTWISE, each(away_from(2.0, lo=-3, hi=5)),
+           smooth=False),
     # reductions
     OpSpec("sum_all", kg.sum, torch.sum, unary((), (5,), (2, 3, 4)), NORMAL),
     OpSpec("sum_axis1", lambda x: kg.sum(x, axis=1), lambda x: torch.sum(x, 1), R3, NORMAL),
@@ -335,6 +409,10 @@ SPECS = [
     OpSpec("pad_pairs", lambda x: kg.pad(x, ((1, 2), (0, 3))), lambda x: F.pad(x, (0, 3, 1, 2)), unary((2, 3)),
            NORMAL),
     OpSpec("pad_int", lambda x: kg.pad(x, 1), lambda x: F.pad(x, (1, 1, 1, 1)), unary((2, 3)), NORMAL),
+    OpSpec("pad_pairs_value", lambda x: kg.pad(x, ((1, 2), (0, 3)), value=1.5),
+           lambda x: F.pad(x, (0, 3, 1, 2), value=1.5), unary((2, 3)), NORMAL),
+    OpSpec("pad_int_value", lambda x: kg.pad(x, 2, value=-0.75), lambda x: F.pad(x, (2, 2) * x.ndim, value=-0.75),
+           unary((3,), (2, 3)), NORMAL),
     OpSpec("flip_all", kg.flip, lambda x: torch.flip(x, tuple(range(x.ndim))), unary((5,), (2, 3, 4)), NORMAL),
     OpSpec("flip_axis1", lambda x: kg.flip(x, 1), lambda x: torch.flip(x, (1,)), R3, NORMAL),
     OpSpec("tile", lambda x: kg.tile(x, (2, 3)), lambda x: torch.tile(x, (2, 3)), unary((2, 3), (3,)), NORMAL),
@@ -387,6 +465,54 @@ SPECS = [
            each(distinct()), smooth=False),
     OpSpec("topk_smallest_axis0", lambda x: kg.topk(x, 2, axis=0, largest=False)[0],
            lambda x: torch.topk(x, 2, 0, largest=False).values, unary((4, 3)), each(distinct()), smooth=False),
+    OpSpec("sort_axis1_R3", lambda x: kg.sort(x, axis=1), lambda x: torch.sort(x, 1).values, R3, each(distinct()),
+           smooth=False),
+    OpSpec("sort_descending_last", lambda x: kg.sort(x, descending=True),
+           lambda x: torch.sort(x, -1, descending=True).values, unary((6,), (2, 3, 4)), each(distinct()),
+           smooth=False),
+    OpSpec("topk_axis1_R3", lambda x: kg.topk(x, 2, axis=1)[0], lambda x: torch.topk(x, 2, 1).values, R3,
+           each(distinct()), smooth=False),
+    OpSpec("topk_k_all_smallest", lambda x: kg.topk(x, 5, largest=False)[0],
+           lambda x: torch.topk(x, 5, largest=False).values, unary((5,), (2, 5)), each(distinct()), smooth=False),
+    # order statistics; NumPy's median averages the two middle values for an even count (torch.median
+    # returns the lower one), which is torch.quantile(x, 0.5)'s linear interpolation
+    OpSpec("median_all", kg.median, lambda x: torch.quantile(x, 0.5), unary((5,), (3, 4), (2, 3, 4)),
+           each(distinct()), smooth=False),
+    OpSpec("median_all_keepdims", lambda x: kg.median(x, keepdims=True),
+           lambda x: torch.quantile(x, 0.5, dim=None, keepdim=True), unary((3, 4), (7,)), each(distinct()),
+           smooth=False),
+    OpSpec("median_axis1", lambda x: kg.median(x, axis=1), lambda x: torch.quantile(x, 0.5, dim=1),
+           unary((2, 3, 4), (3, 4)), each(distinct()), smooth=False),
+    OpSpec("median_axis-1_keepdims", lambda x: kg.median(x, axis=-1, keepdims=True),
+           lambda x: torch.quantile(x, 0.5, dim=-1, keepdim=True), unary((2, 3, 4), (2, 5)), each(distinct()),
+           smooth=False),
+    OpSpec("median_axis0", lambda x: kg.median(x, axis=0), lambda x: torch.quantile(x, 0.5, dim=0),
+           unary((5,), (3, 4)), each(distinct()), smooth=False),
+    OpSpec("quantile_0.3_axis-1", lambda x: kg.quantile(x, 0.3, axis=-1), lambda x: torch.quantile(x, 0.3, dim=-1),
+           unary((5,), (2, 3, 4)), each(distinct()), smooth=False),
+    OpSpec("quantile_0.75_all", lambda x: kg.quantile(x, 0.75), lambda x: torch.quantile(x, 0.75),
+           unary((3, 4), (6,)), each(distinct()), smooth=False),
+    OpSpec("quantile_0.9_axis0_keepdims", lambda x: kg.quantile(x, 0.9, axis=0, keepdims=True),
+           lambda x: torch.quantile(x, 0.9, dim=0, keepdim=True), unary((4, 3), (2, 3, 2)), each(distinct()),
+           smooth=False),
+    OpSpec("quantile_0_axis1", lambda x: kg.quantile(x, 0.0, axis=1), lambda x: torch.quantile(x, 0.0, dim=1),
+           R3, each(distinct()), smooth=False),
+    OpSpec("quantile_1_all", lambda x: kg.quantile(x, 1.0), lambda x: torch.quantile(x, 1.0), unary((3, 4)),
+           each(distinct()), smooth=False),
+    OpSpec("cummax", kg.cummax, lambda x: torch.cummax(x, 0).values, unary((6,), (4, 3)), each(distinct()),
+           smooth=False),
+    OpSpec("cummax_axis-1", lambda x: kg.cummax(x, axis=-1), lambda x: torch.cummax(x, -1).values, R3,
+           each(distinct()), smooth=False),
+    OpSpec("cummin", kg.cummin, lambda x: torch.cummin(x, 0).values, unary((6,), (4, 3)), each(distinct()),
+           smooth=False),
+    OpSpec("cummin_axis1", lambda x: kg.cummin(x, axis=1), lambda x: torch.cummin(x, 1).values, R3,
+           each(distinct()), smooth=False),
+    OpSpec("max_axis1_indices", lambda x: kg.max(x, axis=1, return_indices=True)[0],
+           lambda x: torch.max(x, 1).values, unary((3, 4), (2, 3, 4)), each(distinct()), smooth=False),
+    OpSpec("max_axis-1_keepdims_indices", lambda x: kg.max(x, axis=-1, keepdims=True, return_indices=True)[0],
+           lambda x: torch.max(x, -1, keepdim=True).values, R3, each(distinct()), smooth=False),
+    OpSpec("min_axis0_indices", lambda x: kg.min(x, axis=0, return_indices=True)[0],
+           lambda x: torch.min(x, 0).values, unary((5,), (3, 4), (2, 3, 4)), each(distinct()), smooth=False),
     OpSpec("where", kg.where, torch.where,
            (((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), (1,)), ((2, 3), (), (2, 1, 3))),
            each(mask, normal(), normal()), diff=(1, 2)),
@@ -440,6 +566,52 @@ SPECS = [
            unary((5,)), each(distinct_abs), smooth=False),
     OpSpec("norm_ord3_axis-1", lambda x: kg.linalg.norm(x, 3, axis=-1),
            lambda x: torch.linalg.vector_norm(x, 3, dim=-1), unary((3, 4)), each(away_from(0.0)), smooth=False),
+    # pooling: distinct values, so no window ever holds two equal maxima (overlapping windows included)
+    OpSpec("max_pool2d_k2", lambda x: kg.max_pool2d(x, 2), lambda x: F.max_pool2d(x, 2),
+           unary((2, 3, 4, 4), (3, 4, 6), (1, 2, 5, 5)), each(distinct()), smooth=False),
+    OpSpec("max_pool2d_k3_s1_p1", lambda x: kg.max_pool2d(x, 3, 1, 1), lambda x: F.max_pool2d(x, 3, 1, 1),
+           unary((1, 2, 4, 5), (2, 5, 5)), each(distinct()), smooth=False),
+    OpSpec("max_pool2d_k23_s12_p11", lambda x: kg.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)),
+           lambda x: F.max_pool2d(x, (2, 3), stride=(1, 2), padding=(1, 1)), unary((2, 1, 5, 6), (1, 4, 7)),
+           each(distinct()), smooth=False),
+    OpSpec("max_pool2d_k3_s2", lambda x: kg.max_pool2d(x, kernel_size=3, stride=2),
+           lambda x: F.max_pool2d(x, kernel_size=3, stride=2), unary((1, 2, 7, 6)), each(distinct()), smooth=False),
+    # derivative maps as ops: the linear primitives that order statistics and pooling differentiate
+    # through (select_transpose, select_apply, col2im) appear only in backward / tangent graphs, so these
+    # specs record them by taking a VJP (or JVP) inside the op; d/dx is 0 (the selection is locally constant)
+    OpSpec("vjp_of_sort_axis0", lambda x, g: kg.vjp(lambda y: kg.sort(y, axis=0), x)[1](g)[0],
+           lambda x, g: torch.autograd.grad(torch.sort(x, 0).values, x, g, create_graph=True)[0],
+           (((3, 4), (3, 4)), ((5,), (5,))), each(distinct(), normal()), diff=(0, 1), smooth=False),
+    OpSpec("jvp_of_cummax", lambda x, t: kg.jvp(kg.cummax, (x,), (t,))[1],
+           lambda x, t: torch.func.jvp(lambda y: torch.cummax(y, 0).values, (x,), (t,))[1],
+           (((4, 3), (4, 3)), ((6,), (6,))), each(distinct(), normal()), diff=(0, 1), smooth=False),
+    OpSpec("vjp_of_max_pool2d_k3_s1_p1", lambda x, g: kg.vjp(lambda y: kg.max_pool2d(y, 3, 1, 1), x)[1](g)[0],
+           lambda x, g: torch.autograd.grad(F.max_pool2d(x, 3, 1, 1), x, g, create_graph=True)[0],
+           (((1, 2, 4, 5), (1, 2, 4, 5)), ((2, 5, 5), (2, 5, 5))), each(distinct(), normal()), diff=(0, 1),
+           smooth=False),
+    # losses, Keras order loss(y_true, y_pred); torch's are loss(input=y_pred, target=y_true)
+    OpSpec("loss_mse", kg.losses.mse, lambda yt, yp: F.mse_loss(yp, yt), (((5,), (5,)), ((3, 4), (3, 4))),
+           NORMAL, diff=(0, 1)),
+    OpSpec("loss_mse_sum", lambda yt, yp: kg.losses.mse(yt, yp, reduction="sum"),
+           lambda yt, yp: F.mse_loss(yp, yt, reduction="sum"), (((3, 4), (3, 4)),), NORMAL, diff=(0, 1)),
+    OpSpec("loss_mae", kg.losses.mae, lambda yt, yp: F.l1_loss(yp, yt), (((5,), (5,)), ((3, 4), (3, 4))),
+           residual_pair(0.0), diff=(0, 1), smooth=False),
+    OpSpec("loss_mae_none", lambda yt, yp: kg.losses.mae(yt, yp, reduction="none"),
+           lambda yt, yp: F.l1_loss(yp, yt, reduction="none"), (((3, 4), (3, 4)),), residual_pair(0.0),
+           diff=(0, 1), smooth=False),
+    OpSpec("loss_huber", kg.losses.huber, lambda yt, yp: F.huber_loss(yp, yt),
+           (((6,), (6,)), ((3, 4), (3, 4))), residual_pair(-1.0, 1.0), diff=(0, 1), smooth=False),
+    OpSpec("loss_huber_delta0.5_sum", lambda yt, yp: kg.losses.huber(yt, yp, delta=0.5, reduction="sum"),
+           lambda yt, yp: F.huber_loss(yp, yt, reduction="sum", delta=0.5), (((3, 4), (3, 4)),),
+           residual_pair(-0.5, 0.5), diff=(0, 1), smooth=False),
+    OpSpec("loss_smooth_l1", kg.losses.smooth_l1, lambda yt, yp: F.smooth_l1_loss(yp, yt),
+           (((6,), (6,)), ((3, 4), (3, 4))), residual_pair(-1.0, 1.0), diff=(0, 1), smooth=False),
+    OpSpec("loss_smooth_l1_beta0.5_none", lambda yt, yp: kg.losses.smooth_l1(yt, yp, beta=0.5, reduction="none"),
+           lambda yt, yp: F.smooth_l1_loss(yp, yt, reduction="none", beta=0.5), (((3, 4), (3, 4)),),
+           residual_pair(-0.5, 0.5), diff=(0, 1), smooth=False),
+    OpSpec("loss_smooth_l1_beta0", lambda yt, yp: kg.losses.smooth_l1(yt, yp, beta=0.0),
+           lambda yt, yp: F.smooth_l1_loss(yp, yt, beta=0.0), (((6,), (6,)), ((3, 4), (3, 4))), residual_pair(0.0),
+           diff=(0, 1), smooth=False),
 ]
 
 BY_NAME = {s.name: s for s in SPECS}

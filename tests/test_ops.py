@@ -17,7 +17,8 @@ float rounding scales with the operands' magnitude, not with an element that may
 * JVP_RTOL = 1e-10: both sides are exact in exact arithmetic; float64 rounding of these small
   computations is ~1e-15 relative, scaled by the sum of absolute products.
 * float64 vs torch: spec.rtol64 (default 1e-10): different float64 algorithms (eps64 = 2.2e-16) agree
-  to ~1e-14 on our well-conditioned domains (one documented torch-side exception in the table).
+  to ~1e-14 on our well-conditioned domains (documented torch-side exceptions in the table:
+  torch's float64 celu and hardsigmoid backward round a constant to float32).
 * float32: spec.rtol32 (default 1e-5 ~ 84 * eps32, eps32 = 1.19e-7): a few ulps per kernel times the
   modest condition numbers of the sampled domains, plus O(n eps) summation error over <= 24 terms.
 """

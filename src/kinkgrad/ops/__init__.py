@@ -106,7 +106,7 @@ _METHODS = {
     "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
     "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": divide, "__rtruediv__": _rev(divide),
     "__pow__": power, "__rpow__": _rev(power), "__matmul__": matmul, "__rmatmul__": _rev(matmul),
-    "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs, "__getitem__": getitem,
+    "__mod__": mod, "__rmod__": _rev(mod), "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs, "__getitem__": getitem,
     "__gt__": greater, "__ge__": greater_equal, "__lt__": less, "__le__": less_equal,
     "__eq__": equal, "__ne__": not_equal,
     "__and__": logical_and, "__rand__": _rev(logical_and), "__or__": logical_or, "__ror__": _rev(logical_or),
