@@ -32,7 +32,7 @@ class Tensor:
     tensor([ 2., -4.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "node", "_tangents", "_hooks", "_cut", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "node", "_tangents", "_hooks", "_cut", "_dir", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -42,6 +42,7 @@ class Tensor:
         self._tangents = None
         self._hooks = None
         self._cut = None        # (op, site) pairs that cut this value off the graph, for warnings
+        self._dir = None        # directional mode: (policy, [tangent along each probing direction])
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -156,6 +157,7 @@ class Tensor:
         t._tangents = None
         t._hooks = None
         t._cut = None
+        t._dir = None
         return t
 
 

@@ -84,10 +84,13 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
             xs, out = _graph_tensors(node)
         else:
             xs, out = node.xs, node.out
-        if node.site is not None:
-            sites.running.site = node.site
-            cts = node.prim.cotangents(node, g, m, xs, out)
-            sites.running.site = None
+        if node.site is not None or node.dirs is not None:
+            # resolvers inside non-elementwise rules read the op's call site and directions here
+            sites.running.site, sites.running.dirs = node.site, node.dirs
+            try:
+                cts = node.prim.cotangents(node, g, m, xs, out)
+            finally:
+                sites.running.site = sites.running.dirs = None
         else:
             cts = node.prim.cotangents(node, g, m, xs, out)
         for p, c, x in zip(node.parents, cts, node.xs):

@@ -27,10 +27,11 @@ class Primitive:
     """A named operation with its forward kernel, derivative rules and optional kink declaration."""
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
-                 "piecewise_constant", "variadic", "singular", "doc")
+                 "piecewise_constant", "variadic", "singular", "tie_break", "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
-                 differentiable=True, piecewise_constant=False, variadic=False, singular=False, doc=None):
+                 differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
+                 doc=None):
         self.name = name
         self.impl = impl
         self.derivs = _as_tuple(derivs)
@@ -42,6 +43,8 @@ class Primitive:
         self.piecewise_constant = piecewise_constant
         self.variadic = variadic            # one vjp returning every cotangent; one jvp taking every tangent
         self.singular = singular            # derivative can be inf/NaN (sqrt, log, 1/x...): mask zero seeds
+        self.tie_break = tie_break          # comparisons: the result at equality, given the sign of the
+                                            # first nonzero tangent difference (directional mode)
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -64,7 +67,7 @@ class Primitive:
                     continue
                 d = self.derivs[i](m, out, *xs, **params)
                 if kinks is not None:
-                    d = _resolve(self, i, d, m, node.xs, params, g, node.site)
+                    d = _resolve(self, i, d, m, node.xs, params, g, node.site, node.dirs)
                 if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
                     res.append(None)    # no contribution: lets the engine see that this op cut the path
                     continue
@@ -148,7 +151,7 @@ class Node:
     input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
     """
 
-    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "__weakref__")
+    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         self.prim = prim
@@ -161,6 +164,7 @@ class Node:
         # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
         self.tangents = None
         self.site = None        # the user's file:line, recorded only when an audit or warning may need it
+        self.dirs = None        # directional mode: the inputs' tangents along the probing directions
 
     @property
     def name(self):
@@ -177,12 +181,16 @@ def _ref(a):
     return a if a.requires_grad else None
 
 
-def apply(prim, args, params):
+def apply(prim, args, params, plain=False):
     st = _STATE.get()
     if st.levels:
         level = _top_level(args, st.levels)
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
+    if st.directional and not plain:
+        from .directional import apply_directional
+
+        return apply_directional(prim, args, params)
     xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)

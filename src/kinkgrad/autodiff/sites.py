@@ -33,6 +33,7 @@ class _Current(threading.local):
     so that resolvers called from inside non-elementwise rules can name it."""
 
     site = None
+    dirs = None     # directional mode: the tangents of the running op's inputs along each direction
 
 
 running = _Current()

@@ -21,14 +21,32 @@ _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linea
                       doc="Returns its input; gives a transform's input its own graph handle.")
 
 
-def _kink_scope(kinks):
+def _kink_scope(kinks, seed=None):
     if kinks is None:
         return contextlib.nullcontext()
     from ..kinks.policy import kinks as scope
 
     if isinstance(kinks, dict):
-        return scope(**kinks)
-    return scope(kinks)
+        return scope(seed=seed, **kinks)
+    return scope(kinks, seed=seed)
+
+
+def _seed_directions(lifted, direction):
+    """Directional mode: give each differentiated input its probing directions (``direction``:
+    the first one, for one input, or a tuple with one per input)."""
+    from ..kinks.policy import _POLICY
+    from .directional import seed_directions
+
+    policy = _POLICY.get()
+    if policy.preset != "directional":
+        if direction is not None:
+            raise ValueError("grad: direction= is only meaningful with kinks='directional'")
+        return
+    firsts = direction if isinstance(direction, (tuple, list)) and len(lifted) > 1 else (direction,) * len(lifted)
+    if len(firsts) != len(lifted):
+        raise ValueError(f"grad: {len(firsts)} direction(s) for {len(lifted)} differentiated argument(s)")
+    for t, v in zip(lifted, firsts):
+        seed_directions(t, policy, v)
 
 
 def _lift(x, argname):
@@ -97,17 +115,22 @@ def _argname(f, i):
     return f"argument {i} of {getattr(f, '__name__', 'f')}"
 
 
-def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
-    """Return a function computing ``(f(*args), df/dargs)``; ``f`` must return a scalar."""
+def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):
+    """Return a function computing ``(f(*args), df/dargs)``; ``f`` must return a scalar.
+
+    ``kinks="directional"`` returns a certified generalized gradient: the gradient of the smooth
+    piece of f active along ``direction`` (random, from ``seed``, when not given).
+    """
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
         tensor_mode = _needs_graph(args)
         st = _STATE.get()
-        with _kink_scope(kinks):
+        with _kink_scope(kinks, seed):
             args = list(args)
             lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
+            _seed_directions(lifted, direction)
             for i, t in zip(nums, lifted):
                 args[i] = t
             with _set(grad_enabled=True, depth=st.depth + 1):
@@ -121,11 +144,11 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
             if not np.issubdtype(y.dtype, np.floating):
                 raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
                                 "differentiable outputs must be floating point")
-            seed = np.ones_like(y.data)
+            ones = np.ones_like(y.data)
             if tensor_mode:
-                seed = Tensor._wrap(seed)
+                ones = Tensor._wrap(ones)
             handles = [_ref(t) for t in lifted]
-            gs = _pullback([y], [seed], handles, tensor_mode, retain=tensor_mode,
+            gs = _pullback([y], [ones], handles, tensor_mode, retain=tensor_mode,
                            names=[_argname(f, i) for i in nums])
         grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
         if not tensor_mode:
@@ -136,14 +159,14 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None):
     return wrapper
 
 
-def grad(f, argnums=0, has_aux=False, kinks=None):
+def grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):
     """Return a function computing the gradient of scalar ``f`` w.r.t. argument(s) ``argnums``.
 
     >>> import kinkgrad as kg
     >>> kg.grad(lambda x: (x * x).sum())(kg.tensor([1.0, 2.0]))
     tensor([2., 4.])
     """
-    vg = value_and_grad(f, argnums=argnums, has_aux=has_aux, kinks=kinks)
+    vg = value_and_grad(f, argnums=argnums, has_aux=has_aux, kinks=kinks, direction=direction, seed=seed)
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):

@@ -35,6 +35,7 @@ class AuditReport:
         self.rows = {}
         self.surrogates = 0
         self.certified = 0
+        self.directional = {}
 
     def _row(self, op, site, i, dtype, rule, kind):
         key = (op, str(site) if site else "?", i)
@@ -67,6 +68,17 @@ class AuditReport:
         else:
             row["dependent"] += int(np.count_nonzero(tied))
 
+    def record_directional(self, op, site, counts, total):
+        """Directional mode decided ``total`` kinks: ``counts[k]`` of them by direction k + 1."""
+        key = (op, str(site) if site else "?")
+        row = self.directional.setdefault(key, {"op": op, "site": key[1], "kinks": 0, "first_order": 0,
+                                                "higher_order": 0, "undecided": 0})
+        row["kinks"] += total
+        row["first_order"] += counts[0] if counts else 0
+        row["higher_order"] += sum(counts[1:])
+        row["undecided"] += total - sum(counts)
+        self.certified += total
+
     @property
     def hits(self):
         return sum(r["at_kink"] for r in self.rows.values())
@@ -84,7 +96,8 @@ class AuditReport:
         return "exact"
 
     def to_dict(self):
-        return {"semantics": self.semantics, "tol": self.tol, "rows": [dict(r) for r in self.rows.values()]}
+        return {"semantics": self.semantics, "tol": self.tol, "rows": [dict(r) for r in self.rows.values()],
+                "directional": [dict(r) for r in self.directional.values()]}
 
     def __str__(self):
         head = ["op", "input", "site", "dtype", "rule", "evaluated", "at kink", "near kink", "dependent"]
@@ -97,6 +110,10 @@ class AuditReport:
             widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
             lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
             lines.extend("  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body)
+        for r in self.directional.values():
+            lines.append(f"certified: {r['op']} at {r['site']}: {r['kinks']} kink(s) decided, {r['first_order']} by "
+                         f"the first direction, {r['higher_order']} by later ones, {r['undecided']} flat in all "
+                         "(minimum-norm piece)")
         lines.append("'dependent' counts kink elements whose upstream gradient was nonzero: "
                      "only they make the result depend on the convention.")
         return "\n".join(lines)

@@ -26,9 +26,9 @@ class Kink:
     points), so the default policy costs nothing.
     """
 
-    __slots__ = ("at", "left", "right", "kind", "where", "label", "distance")
+    __slots__ = ("at", "left", "right", "kind", "where", "label", "distance", "switch")
 
-    def __init__(self, at, left=0.0, right=0.0, kind="kink", where="", label=None, distance=None):
+    def __init__(self, at, left=0.0, right=0.0, kind="kink", where="", label=None, distance=None, switch=None):
         if kind not in KINDS:
             raise ValueError(f"Kink: kind must be one of {KINDS}, got {kind!r}")
         self.at = at
@@ -38,6 +38,9 @@ class Kink:
         self.where = where      # human description, e.g. "x = 0"
         self.label = label
         self.distance = distance
+        # directional mode: the tangent of the quantity whose increase moves this input to its
+        # "right" piece, given the inputs' tangents ``ts`` (None = 0); by default the input's own
+        self.switch = switch or _own_tangent
 
     def one_sided(self, xs, params):
         return _value(self.left, xs, params), _value(self.right, xs, params)
@@ -50,6 +53,17 @@ class Kink:
 
     def __repr__(self):
         return f"Kink({self.kind} at {self.where or '?'})"
+
+
+def _own_tangent(i, ts, xs, params):
+    return 0.0 if ts[i] is None else ts[i]
+
+
+def difference_switch(i, ts, xs, params):
+    """For a tie between two inputs: input i moves to its 'right' piece when it grows past the other."""
+    ti = 0.0 if ts[i] is None else ts[i]
+    tj = 0.0 if ts[1 - i] is None else ts[1 - i]
+    return np.asarray(ti) - np.asarray(tj)
 
 
 def _value(v, xs, params):

@@ -20,7 +20,7 @@ from .presets import BASE, DESCRIPTIONS, TABLES
 
 PRESETS = {k: DESCRIPTIONS[k] for k in BASE}
 SIDES = ("default", "left", "right", "mid", "zero", "nan", "random", "raise", "split", "first", "last",
-         "limit")
+         "limit", "directional")
 TIES = ("split", "first", "last")
 SINGULAR = ("limit", "zero", "nan", "raise")
 
@@ -32,8 +32,6 @@ class Policy:
     __slots__ = ("preset", "overrides", "ties", "singular", "seed", "rng", "audit", "is_default")
 
     def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None):
-        if preset == "directional":
-            raise NotImplementedError("kinks='directional' (certified generalized gradients) is not available yet")
         if preset not in BASE:
             raise ValueError(f"kinks: unknown preset {preset!r}; choose one of {', '.join(BASE)}")
         if ties is not None and ties not in TIES:
@@ -50,7 +48,8 @@ class Policy:
         self.ties = ties
         self.singular = singular
         self.seed = seed
-        self.rng = np.random.default_rng(seed) if preset == "random" or "random" in self.overrides.values() else None
+        needs_rng = preset in ("random", "directional") or "random" in self.overrides.values()
+        self.rng = np.random.default_rng(seed) if needs_rng else None
         self.audit = audit
         # the fast path: ops skip kink detection entirely when nothing could change their result
         self.is_default = (preset == "default" and not self.overrides and ties is None
@@ -103,11 +102,27 @@ def coerce(spec=None, ties=None, singular=None, seed=None, **overrides):
 def kinks(preset=None, *, ties=None, singular=None, seed=None, **overrides):
     """Scope a kink policy: ``with kg.kinks("right"):``, ``kg.kinks(relu=1.0, ties="first")``,
     ``kg.kinks("random", seed=0)``, ``kg.kinks(singular="zero")``."""
-    token = _POLICY.set(coerce(preset, ties, singular, seed, **overrides))
+    from ..autodiff.state import _set
+
+    policy = coerce(preset, ties, singular, seed, **overrides)
+    token = _POLICY.set(policy)
     try:
-        yield _POLICY.get()
+        with _set(**state_flags(policy)):
+            yield policy
     finally:
         _POLICY.reset(token)
+
+
+def state_flags(policy):
+    """The engine switches a policy needs: call sites for ``raise``, directions for ``directional``."""
+    from ..autodiff.directional import DEPTH
+
+    flags = {}
+    if policy.preset == "raise" or "raise" in policy.overrides.values() or policy.singular == "raise":
+        flags["sites"] = True
+    if policy.preset == "directional":
+        flags["directional"] = DEPTH
+    return flags
 
 
 def set_kinks(preset="default", *, ties=None, singular="limit", seed=None, **overrides):

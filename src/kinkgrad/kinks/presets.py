@@ -47,7 +47,7 @@ def _pow_nan_at_float_p0(left, right, xs, params):
 BASE = {
     "default": "default", "left": "left", "right": "right", "mid": "mid", "zero": "zero",
     "nan": "nan", "random": "random", "raise": "raise",
-    "torch": "default", "jax": "default", "tensorflow": "default",
+    "torch": "default", "jax": "default", "tensorflow": "default", "directional": "directional",
 }
 
 DESCRIPTIONS = {
@@ -63,7 +63,7 @@ DESCRIPTIONS = {
     "nan": "NaN at every kink and tie (shows where a result depends on a convention)",
     "random": "a random element of the Clarke set per element (seeded: kg.kinks('random', seed=0))",
     "raise": "raise KinkError at the first kink reached: op, element index, value, the line that made the op",
-    "directional": "certified generalized gradient (not available yet)",
+    "directional": "certified generalized gradient: the piece active along a seeded random direction",
 }
 
 TABLES = {

@@ -72,7 +72,7 @@ def side_value(rule, left, right, xs, params, shape, policy, i=0, n_args=1):
     raise ValueError(f"unknown kink rule {rule!r}")
 
 
-def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None):
+def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=None):
     """Patch ``d`` (= d out / d input i) at the kink elements according to the active policy."""
     policy = _POLICY.get()
     if policy.is_default:
@@ -85,7 +85,8 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None):
     if natural and policy.audit is None:
         return d
     mask = kink.at(*raw_xs, **params)
-    if policy.audit is not None:
+    forward_probe = rule == "directional" and g is None   # the directional forward pass: counted in backward
+    if policy.audit is not None and not forward_probe:
         policy.audit.record(prim.name, site, kink, mask, raw_xs, g, rule, i,
                             near=kink.near(policy.audit.tol, raw_xs, params))
     if natural or not np.any(mask):
@@ -93,10 +94,28 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None):
     if rule == "raise":
         raise_at(prim.name, kink, mask, raw_xs, site)
     left, right = kink.one_sided(raw_xs, params)
-    value = side_value(rule, left, right, raw_xs, params, np.shape(mask), policy, i, len(raw_xs))
+    if rule == "directional":
+        if dirs is None:
+            return d    # no directions reached this op (built outside the directional pass): keep default
+        value = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
+                                   None if forward_probe else policy.audit, site)
+    else:
+        value = side_value(rule, left, right, raw_xs, params, np.shape(mask), policy, i, len(raw_xs))
     if isinstance(value, np.ndarray):
         value = value.astype(np.result_type(d), copy=False)
     return m.where(mask, value, d)
+
+
+def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, audit, site):
+    """The one-sided derivative on the side the probing directions point to (lexicographically)."""
+    from ..autodiff.directional import DEPTH, first_nonzero_sign
+
+    switches = [kink.switch(i, [None if dl is None else dl[k] for dl in dirs], raw_xs, params) for k in range(DEPTH)]
+    sign, _ = first_nonzero_sign([np.where(mask, s, 0.0) for s in switches])
+    if audit is not None:
+        _, counts = first_nonzero_sign([np.broadcast_to(s, np.shape(mask))[np.asarray(mask)] for s in switches])
+        audit.record_directional(op, site, counts, int(np.count_nonzero(mask)))
+    return np.where(sign > 0, right, np.where(sign < 0, left, _min_norm(left, right)))
 
 
 def raise_at(op, kink, mask, raw_xs, site):
@@ -131,6 +150,9 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
         return hit / count
     if rule == "raise":
         raise_at(op, TIE, tied, [x], site)
+    if rule == "directional":
+        hit = refine_ties(hit, axis, largest, op, site, policy)
+        return hit / hit.sum(axis=axis, keepdims=True)
     winner_up = hit.astype(float)                        # every tied element wins when it moves its way
     winner_down = np.where(tied, 0.0, hit)                # loses when it moves the other way
     if rule in ("first", "last"):
@@ -152,6 +174,25 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
         return np.where(tied, float(rule), hit)
     raise ValueError(f"{op}: rule {rule!r} does not apply to ties")
+
+
+def refine_ties(hit, axis, largest, op, site, policy):
+    """Directional mode: among tied candidates keep those whose tangent is largest (smallest for a
+    min) along the first direction, then the next; what still ties after all directions splits."""
+    dirs = running.dirs[0] if running.dirs else None
+    if dirs is None:
+        return hit
+    before = hit.sum(axis=axis, keepdims=True) > 1
+    counts = []
+    for t in dirs:
+        key = np.where(hit, t if largest else -np.asarray(t), -np.inf)
+        best = key.max(axis=axis, keepdims=True)
+        was = hit.sum(axis=axis, keepdims=True) > 1
+        hit = hit & (key == best)
+        counts.append(int(np.count_nonzero(was & (hit.sum(axis=axis, keepdims=True) == 1))))
+    if policy.audit is not None:
+        policy.audit.record_directional(op, site, counts, int(np.count_nonzero(before)))
+    return hit
 
 
 def _one_hot_along(hit, axis, pick):
@@ -181,4 +222,6 @@ def kink_value(op, kink, left, right, shape, raw_xs=(), params=None, mask=None, 
         return None
     if rule == "raise" and mask is not None and np.any(mask):
         raise_at(op, kink, mask, raw_xs, site)
+    if rule == "directional":
+        return "directional"    # the op itself knows its smooth piece along a direction
     return side_value(rule, left, right, raw_xs, params or {}, shape, policy)

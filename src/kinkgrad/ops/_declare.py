@@ -12,9 +12,10 @@ def elementwise(name, impl, *derivs, kinks=None, doc=None, **kw):
     return Primitive(name, impl, derivs=tuple(derivs), kinks=kinks, doc=doc, **kw)
 
 
-def comparison(name, impl):
-    """A comparison: boolean output, no derivative (it is piecewise constant)."""
-    return Primitive(name, impl, differentiable=False, piecewise_constant=True)
+def comparison(name, impl, tie_break=None):
+    """A comparison: boolean output, no derivative (it is piecewise constant). ``tie_break(sign)``
+    gives its result at equality when x + t v is compared instead of x (directional mode)."""
+    return Primitive(name, impl, differentiable=False, piecewise_constant=True, tie_break=tie_break)
 
 
 def normalize_axis(axis, ndim, op="op"):

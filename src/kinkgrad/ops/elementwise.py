@@ -123,12 +123,12 @@ cast = Primitive("cast", lambda x, dtype: np.asarray(x).astype(dtype, copy=False
                  doc="Convert to another dtype (the engine casts the gradient back).")
 
 # -- comparisons (no derivative: boolean, piecewise constant) ---------------------------------
-greater = comparison("greater", np.greater)
-greater_equal = comparison("greater_equal", np.greater_equal)
-less = comparison("less", np.less)
-less_equal = comparison("less_equal", np.less_equal)
-equal = comparison("equal", np.equal)
-not_equal = comparison("not_equal", np.not_equal)
+greater = comparison("greater", np.greater, lambda s: s > 0)
+greater_equal = comparison("greater_equal", np.greater_equal, lambda s: s >= 0)
+less = comparison("less", np.less, lambda s: s < 0)
+less_equal = comparison("less_equal", np.less_equal, lambda s: s <= 0)
+equal = comparison("equal", np.equal, lambda s: s == 0)
+not_equal = comparison("not_equal", np.not_equal, lambda s: s != 0)
 logical_and = comparison("logical_and", np.logical_and)
 logical_or = comparison("logical_or", np.logical_or)
 logical_not = comparison("logical_not", np.logical_not)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kinks.declare import Kink, at_point
+from ..kinks.declare import Kink, at_point, difference_switch
 from ._declare import elementwise
 
 _AT0, _DIST0 = at_point(0.0)
@@ -99,15 +99,15 @@ maximum = elementwise(
     "maximum", np.maximum,
     lambda m, out, x, y: (x > y) + 0.5 * (x == y),
     lambda m, out, x, y: (x < y) + 0.5 * (x == y),
-    kinks=(Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance),
-           Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance)),
+    kinks=(Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
+           Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch)),
     doc="Elementwise max. Tie at x = y: each side gets 1/2 by default (``ties='first'`` gives x all).")
 minimum = elementwise(
     "minimum", np.minimum,
     lambda m, out, x, y: (x < y) + 0.5 * (x == y),
     lambda m, out, x, y: (x > y) + 0.5 * (x == y),
-    kinks=(Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance),
-           Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance)),
+    kinks=(Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
+           Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch)),
     doc="Elementwise min. Tie at x = y: each side gets 1/2 by default (``ties='first'`` gives x all).")
 
 
@@ -161,7 +161,16 @@ def _clip_right(x, lo, hi, **_):
     return np.where(at_lo & ~np.asarray(at_hi), 1.0, 0.0)
 
 
-_CLAMP_KINK = Kink(_at_bound, _clip_left, _clip_right, where="x = lo or x = hi", distance=_bound_distance)
+def _clip_switch(i, ts, xs, params):
+    """x moves to its 'right' piece as it grows relative to the bound it sits on."""
+    x, lo, hi = xs
+    t = [0.0 if v is None else np.asarray(v) for v in ts]
+    on_lo = (x == lo) if lo is not None else np.zeros(np.shape(x), dtype=bool)
+    return np.where(on_lo, t[0] - t[1], t[0] - t[2])
+
+
+_CLAMP_KINK = Kink(_at_bound, _clip_left, _clip_right, where="x = lo or x = hi", distance=_bound_distance,
+                   switch=_clip_switch)
 
 clip = elementwise(
     "clip", _clip_kernel,

@@ -28,9 +28,25 @@ def _l2_direction(m, out, x, axis, keepdims):
     if raw.any():
         xr = x.data if isinstance(x, Tensor) else np.asarray(x)
         v = kink_value("norm", _ZERO, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape))
-        at0 = 0.0 if v is None else v
+        at0 = 0.0 if v is None else (_along_direction(xr.shape, axis) if isinstance(v, str) else v)
     safe = m.where(outk == 0, 1.0, outk)
     return m.where(outk == 0, at0, x / safe)
+
+
+def _along_direction(shape, axis):
+    """Directional mode at the zero vector: near 0 + t v the norm is smooth with gradient
+    v / ||v|| (the first probing direction with a nonzero part along the reduced axes)."""
+    from ..autodiff.sites import running
+
+    dirs = running.dirs[0] if running.dirs and running.dirs[0] is not None else []
+    out = np.zeros(shape)
+    done = np.zeros(_kept_shape(shape, axis), dtype=bool)
+    for t in dirs:
+        n = np.sqrt(np.sum(np.asarray(t, dtype=float) ** 2, axis=axis, keepdims=True))
+        use = ~done & (n > 0)
+        out = np.where(use, np.asarray(t) / np.where(n > 0, n, 1.0), out)
+        done |= use
+    return out
 
 
 _l2 = Primitive(

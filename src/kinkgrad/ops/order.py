@@ -34,12 +34,15 @@ select_transpose = Primitive(
 
 
 # -- building W --------------------------------------------------------------------------------
-def _groups(sv):
-    """For sorted rows ``sv`` (B, n): first and last position of each position's tie group."""
+def _groups(sv, *more):
+    """For sorted rows ``sv`` (B, n): first and last position of each position's tie group (a
+    group breaks wherever ``sv`` or any of the ``more`` keys, sorted alike, changes)."""
     B, n = sv.shape
     pos = np.broadcast_to(np.arange(n), (B, n))
-    new = np.ones((B, n), dtype=bool)
-    new[:, 1:] = sv[:, 1:] != sv[:, :-1]
+    new = np.zeros((B, n), dtype=bool)
+    new[:, 0] = True
+    for key in (sv,) + more:
+        new[:, 1:] |= key[:, 1:] != key[:, :-1]
     start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
     end_new = np.ones((B, n), dtype=bool)
     end_new[:, :-1] = new[:, 1:]
@@ -146,9 +149,24 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     rule = "split" if policy.is_default else effective_rule(policy, op, TIE)
     if rule == "default":
         rule = "split"
-    order = np.argsort(-x2 if descending else x2, axis=1, kind="stable")
-    sv = np.take_along_axis(x2, order, axis=1)
-    start, end = _groups(sv)
+    sign = -1 if descending else 1
+    if rule == "directional":
+        # x + t v ordered: tied values are ordered by their tangents (lexicographically); what
+        # still ties after every direction shares evenly
+        tans = list(running.dirs[0]) if running.dirs and running.dirs[0] is not None else []
+        keys = [np.broadcast_to(np.arange(n), (B, n))] + [sign * np.asarray(t) for t in reversed(tans)] + [sign * x2]
+        order = np.lexsort(keys, axis=-1)
+        sv = np.take_along_axis(x2, order, axis=1)
+        start, end = _groups(sv, *[np.take_along_axis(np.asarray(t), order, axis=1) for t in tans])
+        tied_x = _groups(sv)
+        if policy.audit is not None:
+            policy.audit.record_directional(op, running.site, [int(np.count_nonzero(tied_x[1] > tied_x[0]))],
+                                            int(np.count_nonzero(tied_x[1] > tied_x[0])))
+        rule = "split"
+    else:
+        order = np.argsort(sign * x2, axis=1, kind="stable")
+        sv = np.take_along_axis(x2, order, axis=1)
+        start, end = _groups(sv)
     # which sorted positions feed which outputs, with interpolation weights
     if kind == "sort":
         out_j, pos, w = np.arange(n), np.arange(n), np.ones(n)
@@ -340,6 +358,18 @@ def _cum_selection(op, x2, largest):
     elems = att_flat[first_att + offs]
     t = tied.ravel()[ridx]
     base = np.ones(len(ridx))
+    if rule == "directional":
+        keep = np.ones(len(ridx), dtype=bool)
+        for tk in (running.dirs[0] if running.dirs and running.dirs[0] is not None else []):
+            key = np.where(keep, (1 if largest else -1) * np.asarray(tk).ravel()[r_of * n + elems], -np.inf)
+            best = np.full(B * n, -np.inf)
+            np.maximum.at(best, ridx, key)
+            keep &= key == best[ridx]
+        kept = np.bincount(ridx, weights=keep, minlength=B * n)
+        if policy.audit is not None:
+            policy.audit.record_directional(op, running.site, [int(np.count_nonzero(tied.ravel() & (kept == 1)))],
+                                            int(np.count_nonzero(tied)))
+        return (r_of * n + j_of), (r_of * n + elems), keep / kept[ridx], (B, n)
     win = base                                             # a candidate moved toward winning takes it alone
     lose = np.where(t, 0.0, base)                          # moved away, it keeps it only if it was alone
     if rule == "split":
