@@ -121,6 +121,14 @@ def main(argv=None):
                         ("audit", "relu chain, under kg.audit()")):
         row(f"{label}: {w.CHAIN_OPS} ops", base[name], ops=w.CHAIN_OPS, inner=inner)
     xpos = np.abs(x16) + 0.5
+    params, Xm, ym = w.small_mlp()
+    row("MLP 64-128-10 gradient, batch 64: plain", lambda: w.mlp_grad(params, Xm, ym), inner=max(inner // 10, 2))
+    row("MLP 64-128-10 gradient, batch 64: directional", lambda: w.mlp_grad(params, Xm, ym, "directional"),
+        inner=max(inner // 10, 2))
+    row(f"elementwise chain, directional: {w.CHAIN_OPS} ops", lambda: w.per_op_kinkgrad(x16, "directional"),
+        inner=inner)
+    row("relu chain, directional, a kink at every op (worst case): 60 ops",
+        lambda: w.unary_chain(xk, kg.relu, context=lambda: kg.kinks("directional")), inner=inner)
     row("sqrt chain, no NaN-safe masking: 8 sqrt + 8 add", lambda: w.sqrt_chain(xpos, w.plain_sqrt), inner=inner)
     row("sqrt chain, NaN-safe masking: 8 sqrt + 8 add", lambda: w.sqrt_chain(xpos, kg.sqrt), inner=inner)
 
@@ -134,12 +142,19 @@ def main(argv=None):
                  f"{r['ratio_vs_numpy']:.2f}x" if "ratio_vs_numpy" in r else ""]
         print(f"{r['workload']:<58}" + "".join(f"{c:>14}" for c in cells[:3]) + "".join(f"{c:>10}" for c in cells[3:]))
     t = {r["workload"].split(":")[0]: r["kinkgrad_s"] for r in rows}
+
+    def rows_by(prefix):
+        return next(r["kinkgrad_s"] for r in rows if r["workload"].startswith(prefix))
     RIGHT = "relu chain, 'right' policy (kinks located)"
     plain, fast = t["relu chain, op with no kink declaration"], t["relu chain, default policy (fast path)"]
     print(f"per op: kinkgrad {rows[0]['per_op_s'] * 1e6:.2f} us vs PyTorch {rows[0]['torch_s'] / w.CHAIN_OPS * 1e6:.2f} us")
     print(f"kink machinery on a relu chain: default fast path {fast / plain:.2f}x an op without kink logic; "
           f"locating kinks ('right') {t[RIGHT] / plain:.2f}x; "
           f"audit on {t['relu chain, under kg.audit()'] / plain:.2f}x")
+    print("directional mode vs plain gradient: MLP "
+          f"{rows_by('MLP 64-128-10 gradient, batch 64: directional') / rows_by('MLP 64-128-10 gradient, batch 64: plain'):.2f}x, "
+          f"elementwise chain {rows_by('elementwise chain, directional') / rows[0]['kinkgrad_s']:.2f}x, "
+          f"relu chain with a kink at every op {rows_by('relu chain, directional') / fast:.2f}x")
     print(f"NaN-safe masking on a sqrt chain: {t['sqrt chain, NaN-safe masking'] / t['sqrt chain, no NaN-safe masking']:.2f}x")
     if args.json:
         with open(args.json, "w") as fh:

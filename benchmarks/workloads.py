@@ -21,7 +21,10 @@ def _chain_kg(x):
     return y
 
 
-def per_op_kinkgrad(x0):
+def per_op_kinkgrad(x0, kinks=None):
+    if kinks is not None:
+        with kg.kinks(kinks, seed=0):
+            return per_op_kinkgrad(x0)
     x = kg.tensor(x0, requires_grad=True)
     _chain_kg(x).sum().backward()
     return x.grad.data
@@ -109,3 +112,23 @@ def sqrt_chain(x0, op, n=8):
         y = op(y) + 0.5     # stays positive: the masking check runs but never fires
     y.sum().backward()
     return x.grad.data
+
+
+# -- directional mode vs a plain gradient ----------------------------------------------------------
+def small_mlp(seed=0, n_in=64, hidden=128, n_out=10, batch=64):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal((n_in, hidden)) * 0.1, np.zeros(hidden),
+              rng.standard_normal((hidden, n_out)) * 0.1, np.zeros(n_out)]
+    X = rng.standard_normal((batch, n_in))
+    y = rng.integers(0, n_out, batch)
+    return [p.astype(np.float32) for p in params], X.astype(np.float32), y
+
+
+def mlp_loss(w1, b1, w2, b2, X, y):
+    logits = kg.relu(X @ w1 + b1) @ w2 + b2
+    return -kg.mean(kg.log_softmax(logits)[np.arange(len(y)), y])
+
+
+def mlp_grad(params, X, y, kinks=None):
+    g = kg.grad(mlp_loss, argnums=(0, 1, 2, 3), kinks=kinks, seed=0 if kinks == "directional" else None)
+    return g(*params, X, y)

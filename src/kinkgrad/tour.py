@@ -92,7 +92,30 @@ def audit_float16(out=print):
     out("  In float16 the difference rounds to 0, so the gradient is the convention, not the slope.")
 
 
-SECTIONS = [abs_table, relu_keras_table, abs_vs_relu, presets_table, mae_at_equality, audit_float16]
+def identity_network(out=print):
+    """Directional mode: a certified generalized gradient where every per-op rule fails."""
+    _section("the identity network W2 @ relu(W1 @ x), W1 = [1, -1], W2 = [1, -1], at x = 0", out)
+    w1, w2 = np.array([[1.0], [-1.0]]), np.array([[1.0, -1.0]])
+
+    def net(x):
+        return (w2 @ kg.relu(w1 @ x)).sum()
+
+    x0 = np.zeros(1)
+    out("  it computes relu(x) - relu(-x) = x, so its derivative is 1 everywhere")
+    for preset in ("default", "torch", "jax", "tensorflow"):
+        out(f"  {preset:<12}{kg.grad(net, kinks=preset)(x0).item():>6.3g}")
+    with kg.audit() as report:
+        g = kg.grad(net, kinks="directional", seed=0)(x0)
+    out(f"  {'directional':<12}{g.item():>6.3g}   <- the gradient of the piece active along a random direction")
+    line = next(iter(report.directional.values()))
+    out(f"  audit: {report.semantics}; {line['kinks']} kink(s) decided, {line['first_order']} by the first "
+        f"direction, {line['higher_order']} by later ones")
+    left, right = kg.one_sided(net, x0, np.ones(1))
+    out(f"  exact one-sided derivatives along +1: left {float(left):g}, right {float(right):g}")
+
+
+SECTIONS = [abs_table, relu_keras_table, abs_vs_relu, presets_table, mae_at_equality, audit_float16,
+            identity_network]
 
 
 def run(out=print):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from ..kinks.cuts import describe, warn_cut
+from ..kinks.policy import _POLICY
 from . import rawops, sites
 from .primitive import Node
 from .state import _STATE, _set
@@ -69,6 +70,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
     leaf_grads = {}
     cuts = []            # piecewise-constant ops that passed nothing back
     seen_leaves = []
+    directional = _POLICY.get().preset == "directional"
     for node in toposort(roots, stop):
         g = grads.pop(node, None)
         if g is None:
@@ -84,13 +86,13 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
             xs, out = _graph_tensors(node)
         else:
             xs, out = node.xs, node.out
-        if node.site is not None or node.dirs is not None:
+        if node.site is not None or directional:
             # resolvers inside non-elementwise rules read the op's call site and directions here
-            sites.running.site, sites.running.dirs = node.site, node.dirs
+            sites.running.site, sites.running.node = node.site, node if directional else None
             try:
                 cts = node.prim.cotangents(node, g, m, xs, out)
             finally:
-                sites.running.site = sites.running.dirs = None
+                sites.running.site = sites.running.node = None
         else:
             cts = node.prim.cotangents(node, g, m, xs, out)
         for p, c, x in zip(node.parents, cts, node.xs):

@@ -1,17 +1,18 @@
 """Directional mode: certified generalized gradients (Kakade & Lee 2018; Khan & Barton's
 lexicographic derivatives).
 
-The forward pass carries, next to every value, its tangents along a few probing directions
-v1, v2, ... (random, seeded, or given). At a kink the resolver picks the piece that is active on
-x + t v1 for small t > 0, by the sign of the tangent of the op's switching quantity; where that
-tangent is exactly 0 it looks at v2, and so on (the lexicographic rule); every tangent then goes
-through the chosen piece. Comparisons decide equality the same way, so ``where`` follows.
-The reverse pass reads those choices back, so the gradient returned is the gradient of one smooth
-piece of f that agrees with f on a set touching x: an element of the Bouligand (so Clarke)
-subdifferential for piecewise-smooth programs. ``relu(x) - relu(-x)`` gets 1 at 0.
+Every differentiated input gets probing directions v1, v2, ... (random, seeded, or given). At a
+kink the resolver picks the piece that is active on x + t v1 for small t > 0, by the sign of the
+tangent of the op's switching quantity; where that tangent is exactly 0 it looks at v2, and so on
+(the lexicographic rule); tangents then go through the chosen piece. Comparisons decide equality
+the same way, so ``where`` follows. The reverse pass uses those choices, so the gradient returned
+is the gradient of one smooth piece of f that agrees with f on a set touching x: an element of the
+Bouligand (so Clarke) subdifferential for piecewise-smooth programs. ``relu(x) - relu(-x)`` gets 1.
 
-Tangents here are plain arrays computed by the same derivative rules run on NumPy, not a second
-differentiable trace, which keeps the cost a small constant factor over a plain gradient.
+Tangents are computed *on demand*: only when an op actually sits on a kink (or a comparison on a
+tie) are the tangents of its inputs computed, by running the recorded graph's own derivative
+rules forward on NumPy from the inputs, memoized per node. Away from kinks directional mode costs
+what locating the kinks costs, nothing more.
 """
 from __future__ import annotations
 
@@ -20,30 +21,16 @@ import numpy as np
 from ..kinks.policy import _POLICY
 from ..tensor import Tensor
 from . import rawops
+from .primitive import Node, _resolve, _tangent_product, apply
 from .sites import running
 
-DEPTH = 2   # probing directions: the first decides almost surely, the second breaks exact ties
-
-
-def directions_of(a, policy):
-    """The tangents of ``a`` along the probing directions of the active directional run, or None.
-
-    A leaf that requires grad and has none yet gets fresh random directions from the policy's
-    seeded generator (this is how ``loss.backward()`` inside ``kg.kinks("directional")`` works).
-    """
-    d = a._dir
-    if d is not None and d[0] is policy:
-        return d[1]
-    if a.requires_grad and a.node is None and a.data.dtype.kind == "f":
-        dirs = [policy.rng.standard_normal(a.data.shape).astype(a.data.dtype) for _ in range(DEPTH)]
-        a._dir = (policy, dirs)
-        return dirs
-    return None
+MAX_DEPTH = 3     # kg.grad retries with up to this many directions while some kink stays undecided
+_NONE = ()        # memo marker: this node's output has no tangent (it does not depend on the inputs)
 
 
 def seed_directions(t, policy, first=None):
     """Attach probing directions to a transform's input; ``first`` is the user's direction."""
-    dirs = [policy.rng.standard_normal(t.data.shape).astype(t.data.dtype) for _ in range(DEPTH)]
+    dirs = [policy.rng.standard_normal(t.data.shape).astype(t.data.dtype) for _ in range(policy.depth)]
     if first is not None:
         first = np.asarray(getattr(first, "data", first), dtype=t.data.dtype)
         if first.shape != t.data.shape:
@@ -53,64 +40,118 @@ def seed_directions(t, policy, first=None):
     t._dir = (policy, dirs)
 
 
+def _leaf_dirs(t):
+    """A leaf's directions; one that requires grad and has none yet gets fresh seeded ones (this is
+    how ``loss.backward()`` inside ``kg.kinks("directional")`` works)."""
+    d = t._dir
+    if d is not None:
+        return d[1]
+    if t.requires_grad and t.data.dtype.kind == "f":
+        seed_directions(t, _POLICY.get())
+        return t._dir[1]
+    return None
+
+
+def _ref_dirs(ref):
+    if ref is None:
+        return None
+    if type(ref) is Node:
+        return ref.dirs_out if ref.dirs_out is not _NONE else None
+    return _leaf_dirs(ref)
+
+
+def node_input_dirs(node):
+    """The tangents of ``node``'s inputs along each direction, computing any that are missing."""
+    if node.dirs is None:
+        stack = [p for p in node.parents if type(p) is Node and p.dirs_out is None]
+        while stack:
+            n = stack[-1]
+            if n.dirs_out is not None:
+                stack.pop()
+                continue
+            missing = [p for p in n.parents if type(p) is Node and p.dirs_out is None]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            _compute(n)
+        node.dirs = [_ref_dirs(p) for p in node.parents]
+    return node.dirs
+
+
+def _compute(n):
+    dirs = [_ref_dirs(p) for p in n.parents]
+    if n.xs is None:
+        raise RuntimeError(f"directional mode: {n.prim.name}'s saved values were already freed; run the "
+                           "forward and backward passes inside the same kg.kinks('directional') block")
+    if all(d is None for d in dirs) or not n.prim.differentiable:
+        n.dirs, n.dirs_out = dirs, _NONE
+        return
+    running.dirs = dirs
+    try:
+        n.dirs_out, n.partials = _tangents(n.prim, dirs, n.out, n.xs, n.params)
+    finally:
+        running.dirs = None
+    n.dirs = dirs
+
+
+def input_dirs():
+    """For resolvers inside an op's rules: the tangents of the running op's inputs (or None)."""
+    if running.dirs is not None:
+        return running.dirs
+    if running.node is not None:
+        return node_input_dirs(running.node)
+    return None
+
+
+def tensor_dirs(a):
+    if not isinstance(a, Tensor):
+        return None
+    if a.node is not None:
+        node_input_dirs(a.node)
+        if a.node.dirs_out is None:
+            _compute(a.node)
+        return a.node.dirs_out if a.node.dirs_out is not _NONE else None
+    return _leaf_dirs(a) if a.requires_grad or a._dir is not None else None
+
+
 def first_nonzero_sign(switches):
     """Elementwise sign of the first nonzero entry of ``switches`` (a list of arrays): +1 / -1, 0 if all 0.
-    Also returns how many elements were decided by the first direction and by later ones."""
-    sign = np.zeros(np.broadcast_shapes(*[np.shape(s) for s in switches]))
-    undecided = np.ones(sign.shape, dtype=bool)
-    counts = []
-    for s in switches:
-        sg = np.sign(np.broadcast_to(s, sign.shape))
-        take = undecided & (sg != 0)
-        sign = np.where(take, sg, sign)
+    Also returns how many elements each direction decided."""
+    sign = np.sign(switches[0])
+    counts = [int(np.count_nonzero(sign))]
+    for s in switches[1:]:
+        take = (sign == 0) & (np.sign(s) != 0)
+        sign = np.where(take, np.sign(s), sign)
         counts.append(int(np.count_nonzero(take)))
-        undecided &= ~take
     return sign, counts
 
 
 def apply_directional(prim, args, params):
-    from .primitive import apply
-
-    policy = _POLICY.get()
-    dirs = [directions_of(a, policy) if isinstance(a, Tensor) else None for a in args]
+    """Comparisons at exact equality are decided by the tangents (computed on demand)."""
     out = apply(prim, args, params, plain=True)
-    if not any(d is not None for d in dirs):
+    if prim.tie_break is None:
         return out
-    xs = tuple(a.data if isinstance(a, Tensor) else a for a in args)
-    if prim.tie_break is not None:
-        out.data = _break_ties(prim, xs, out.data, dirs)
+    xs = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in args]
+    tie = xs[0] == (xs[1] if len(xs) > 1 else 0)
+    if not np.any(tie):
         return out
-    if not prim.differentiable or out.data.dtype.kind != "f":
+    da, db = tensor_dirs(args[0]), tensor_dirs(args[1]) if len(args) > 1 else None
+    if da is None and db is None:
         return out
-    running.dirs = dirs
-    try:
-        tangents = _tangents(prim, dirs, out.data, xs, params)
-    finally:
-        running.dirs = None
-    out._dir = (policy, tangents)
-    if out.node is not None:
-        out.node.dirs = dirs
+    K = len(da if da is not None else db)
+    diffs = [np.asarray(da[k] if da is not None else 0.0) - np.asarray(db[k] if db is not None else 0.0)
+             for k in range(K)]
+    sign, _ = first_nonzero_sign([np.broadcast_to(d, tie.shape) for d in diffs])
+    out.data = np.where(tie, prim.tie_break(sign), out.data)
     return out
 
 
-def _break_ties(prim, xs, out, dirs):
-    """A comparison at exact equality: decided by the first nonzero tangent difference."""
-    a, b = np.asarray(xs[0]), np.asarray(xs[1]) if len(xs) > 1 else 0.0
-    tie = a == b
-    if not np.any(tie):
-        return out
-    zero = 0.0
-    da = dirs[0] if dirs[0] is not None else [zero] * DEPTH
-    db = dirs[1] if len(dirs) > 1 and dirs[1] is not None else [zero] * DEPTH
-    sign, _ = first_nonzero_sign([np.asarray(ta) - np.asarray(tb) for ta, tb in zip(da, db)])
-    return np.where(tie, prim.tie_break(sign), out)
-
-
 def _tangents(prim, dirs, out, xs, params):
-    """The output's tangent along each direction, from the primitive's own rules run on NumPy."""
-    from .primitive import _masked_product, _resolve
-
+    """The output's tangent along each direction, from the primitive's own rules run on NumPy;
+    also the resolved partial derivatives (elementwise ops), which the backward pass reuses."""
     m = rawops
+    K = max(len(d) for d in dirs if d is not None)
     result = []
     if prim.derivs is not None:
         partials = {}
@@ -121,14 +162,14 @@ def _tangents(prim, dirs, out, xs, params):
             if prim.kinks is not None:
                 p = _resolve(prim, i, p, m, xs, params, None, None, dirs)
             partials[i] = p
-        for k in range(DEPTH):
+        for k in range(K):
             total = None
             for i, p in partials.items():
-                term = _masked_product(m, dirs[i][k], p) if prim.singular else dirs[i][k] * p
+                term = _tangent_product(prim, m, dirs[i][k], p)
                 total = term if total is None else total + term
             result.append(_fit(total, out))
-        return result
-    for k in range(DEPTH):
+        return result, partials
+    for k in range(K):
         ts = [d[k] if d is not None else None for d in dirs]
         if prim.variadic and prim.jvps is not None:
             result.append(_fit(prim.jvps[0](m, ts, out, *xs, **params), out))
@@ -148,7 +189,7 @@ def _tangents(prim, dirs, out, xs, params):
                                           "mode cannot follow it")
             total = term if total is None else total + term
         result.append(_fit(total, out))
-    return result
+    return result, None
 
 
 def _fit(t, out):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..kinks.resolve import resolve_elementwise
+from ..kinks.policy import _POLICY
+from . import rawops as _rawops
 from ..tensor import Tensor
 from .sites import user_site
 from .state import _STATE, levels_below
@@ -27,11 +29,12 @@ class Primitive:
     """A named operation with its forward kernel, derivative rules and optional kink declaration."""
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
-                 "piecewise_constant", "variadic", "singular", "tie_break", "doc")
+                 "piecewise_constant", "variadic", "singular", "tie_break", "selects",
+                 "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
                  differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
-                 doc=None):
+                 selects=False, doc=None):
         self.name = name
         self.impl = impl
         self.derivs = _as_tuple(derivs)
@@ -45,6 +48,7 @@ class Primitive:
         self.singular = singular            # derivative can be inf/NaN (sqrt, log, 1/x...): mask zero seeds
         self.tie_break = tie_break          # comparisons: the result at equality, given the sign of the
                                             # first nonzero tangent difference (directional mode)
+        self.selects = selects or piecewise_constant   # some partials are exactly 0 (an unselected input)
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -61,13 +65,17 @@ class Primitive:
         if self.derivs is not None:
             kinks = self.kinks
             res = []
+            cached = node.partials
             for i, p in enumerate(parents):
                 if p is None:
                     res.append(None)
                     continue
+                if cached is not None and i in cached and m is _rawops and _POLICY.get().audit is None:
+                    res.append(_masked_product(m, g, cached[i]) if self.singular else g * cached[i])
+                    continue
                 d = self.derivs[i](m, out, *xs, **params)
                 if kinks is not None:
-                    d = _resolve(self, i, d, m, node.xs, params, g, node.site, node.dirs)
+                    d = _resolve(self, i, d, m, node.xs, params, g, node.site, node)
                 if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
                     res.append(None)    # no contribution: lets the engine see that this op cut the path
                     continue
@@ -104,7 +112,7 @@ class Primitive:
                 d = self.derivs[i](m, out, *xs, **params)
                 if self.kinks is not None:
                     d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params, t)
-                term = _masked_product(m, t, d) if self.singular else t * d
+                term = _tangent_product(self, m, t, d)
             elif self.linear:
                 args = list(xs)
                 args[i] = t
@@ -127,15 +135,51 @@ def _as_tuple(rules):
 
 
 def _masked_product(m, g, d):
-    """``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d`` is inf or NaN.
+    """Reverse mode's NaN-safety: ``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d``
+    is inf or NaN.
 
-    This is what makes masking NaN-safe: a branch that ``where`` did not select receives a zero
-    cotangent, and its own singular derivative (sqrt'(0) = inf, log'(0) = inf) must not turn that
-    zero into NaN. Only ops declared ``singular`` pay for the check, and only when ``d`` is not finite.
+    A branch that ``where`` did not select receives a zero cotangent, and its own singular
+    derivative (sqrt'(0) = inf, log'(0) = inf) must not turn that zero into NaN. Only ops declared
+    ``singular`` pay for the check, and only when ``d`` is not finite.
     """
     if isinstance(d, np.ndarray) and isinstance(g, np.ndarray) and np.isfinite(d).all():
         return g * d
     return m.where(g == 0, 0.0, g * d)
+
+
+def _tangent_product(prim, m, t, d):
+    """Forward mode's NaN-safe ``t * d`` (see ``_selected_product`` and ``_zero_tangent_product``)."""
+    if prim.selects and prim.singular:
+        return _selected_product(m, t, d) if isinstance(d, np.ndarray) and np.isfinite(d).all() \
+            else _zero_tangent_product(m, t, d)
+    if prim.selects:
+        return _selected_product(m, t, d)
+    if prim.singular:
+        return _zero_tangent_product(m, t, d)
+    return t * d
+
+
+def _zero_tangent_product(m, t, d):
+    """A zero tangent times an *infinite* partial is 0 (sqrt at 0 along a direction that does not
+    move x), while a zero tangent times a NaN partial stays NaN (0/0 has no derivative at all)."""
+    if isinstance(d, np.ndarray) and np.isfinite(d).all():
+        return t * d
+    return m.where((t == 0) & m.isinf(d), 0.0, t * d)
+
+
+def _selected_product(m, t, d):
+    """Forward mode's NaN-safety: ``t * d`` that is exactly 0 wherever the partial ``d`` is 0 (an
+    input the op did not select), even where the incoming tangent is inf or NaN.
+
+    The dual of ``_masked_product``: in reverse mode a zero *cotangent* must win over a singular
+    partial; in forward mode a zero *partial* must win over a singular tangent (max(sqrt(x), 1)
+    at 0).
+    """
+    if isinstance(t, np.ndarray) and np.isfinite(t).all():
+        return t * d
+    if not isinstance(t, (np.ndarray, Tensor)) and np.isfinite(t):
+        return t * d
+    return m.where(d == 0, 0.0, t * d)
 
 
 _resolve = resolve_elementwise   # the single choke point for every derivative at a kink
@@ -151,7 +195,8 @@ class Node:
     input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
     """
 
-    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "__weakref__")
+    __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
+                 "partials", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         self.prim = prim
@@ -164,7 +209,9 @@ class Node:
         # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
         self.tangents = None
         self.site = None        # the user's file:line, recorded only when an audit or warning may need it
-        self.dirs = None        # directional mode: the inputs' tangents along the probing directions
+        self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
+        self.dirs_out = None    # and the output's (computed on demand, memoized)
+        self.partials = None    # directional mode: the partial derivatives chosen at the kinks
 
     @property
     def name(self):
@@ -187,10 +234,8 @@ def apply(prim, args, params, plain=False):
         level = _top_level(args, st.levels)
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
-    if st.directional and not plain:
-        from .directional import apply_directional
-
-        return apply_directional(prim, args, params)
+    if st.directional and prim.tie_break is not None and not plain:
+        return _directional().apply_directional(prim, args, params)
     xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
@@ -226,6 +271,12 @@ def _cut(out, prim, args):
                 cuts.append((prim.name, user_site()))
     t._cut = tuple(cuts) or None
     return t
+
+
+def _directional():
+    from . import directional   # imported on first use: directional imports this module
+
+    return directional
 
 
 def _op_error(prim, xs, e):

@@ -12,7 +12,7 @@ square, sign, abs, where = np.square, np.sign, np.abs, np.where
 reshape, broadcast_to, expand_dims, swapaxes = np.reshape, np.broadcast_to, np.expand_dims, np.swapaxes
 matmul, maximum, minimum, conj = np.matmul, np.maximum, np.minimum, np.conj
 zeros_like, ones_like, flip, cumsum = np.zeros_like, np.ones_like, np.flip, np.cumsum
-floor, trunc = np.floor, np.trunc
+floor, trunc, isinf = np.floor, np.trunc, np.isinf
 
 
 def sigmoid(x):

@@ -34,6 +34,7 @@ class _Current(threading.local):
 
     site = None
     dirs = None     # directional mode: the tangents of the running op's inputs along each direction
+    node = None     # directional mode: the node whose rules are running (tangents found on demand)
 
 
 running = _Current()

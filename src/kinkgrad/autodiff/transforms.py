@@ -13,6 +13,8 @@ import numpy as np
 
 from ..tensor import Tensor, _check_can_require_grad, _to_array
 from ..kinks.cuts import warn_cut
+from ..kinks.policy import _POLICY
+from .directional import MAX_DEPTH
 from .backward import run_backward
 from .primitive import Node, Primitive, _ref
 from .state import _STATE, _set, new_level
@@ -21,20 +23,27 @@ _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linea
                       doc="Returns its input; gives a transform's input its own graph handle.")
 
 
-def _kink_scope(kinks, seed=None):
+def _kink_scope(kinks, seed=None, depth=None):
     if kinks is None:
+        if depth and depth > 1 and _POLICY.get().preset == "directional":
+            return _POLICY_scope(depth)
         return contextlib.nullcontext()
     from ..kinks.policy import kinks as scope
 
     if isinstance(kinks, dict):
-        return scope(seed=seed, **kinks)
-    return scope(kinks, seed=seed)
+        return scope(seed=seed, depth=depth, **kinks)
+    return scope(kinks, seed=seed, depth=depth)
+
+
+def _POLICY_scope(depth):
+    from ..kinks.policy import kinks as scope
+
+    return scope(depth=depth)
 
 
 def _seed_directions(lifted, direction):
     """Directional mode: give each differentiated input its probing directions (``direction``:
     the first one, for one input, or a tuple with one per input)."""
-    from ..kinks.policy import _POLICY
     from .directional import seed_directions
 
     policy = _POLICY.get()
@@ -126,37 +135,49 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
     def wrapper(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
         tensor_mode = _needs_graph(args)
-        st = _STATE.get()
-        with _kink_scope(kinks, seed):
-            args = list(args)
-            lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
-            _seed_directions(lifted, direction)
-            for i, t in zip(nums, lifted):
-                args[i] = t
-            with _set(grad_enabled=True, depth=st.depth + 1):
-                res = f(*args, **kwargs)
-            y, aux = res if has_aux else (res, None)
-            if not isinstance(y, Tensor):
-                y = Tensor._wrap(np.asarray(y))
-            if y.data.size != 1:
-                raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
-                                "use kg.vjp or kg.jacobian for non-scalar outputs")
-            if not np.issubdtype(y.dtype, np.floating):
-                raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
-                                "differentiable outputs must be floating point")
-            ones = np.ones_like(y.data)
-            if tensor_mode:
-                ones = Tensor._wrap(ones)
-            handles = [_ref(t) for t in lifted]
-            gs = _pullback([y], [ones], handles, tensor_mode, retain=tensor_mode,
-                           names=[_argname(f, i) for i in nums])
-        grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
-        if not tensor_mode:
-            y = y.detach()
+        depth = 1
+        while True:
+            with _kink_scope(kinks, seed, depth):
+                policy = _POLICY.get()
+                y, aux, grads = _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction)
+            # directional mode: a kink whose switch had zero tangent along every direction was given
+            # its minimum-norm piece; one more direction usually decides it (the lexicographic rule)
+            if policy.preset != "directional" or not policy.undecided[0] or depth >= MAX_DEPTH:
+                break
+            depth += 1
         g = grads[0] if single else grads
         return ((y, aux), g) if has_aux else (y, g)
 
     return wrapper
+
+
+def _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction):
+    st = _STATE.get()
+    args = list(args)
+    lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
+    _seed_directions(lifted, direction)
+    for i, t in zip(nums, lifted):
+        args[i] = t
+    with _set(grad_enabled=True, depth=st.depth + 1):
+        res = f(*args, **kwargs)
+    y, aux = res if has_aux else (res, None)
+    if not isinstance(y, Tensor):
+        y = Tensor._wrap(np.asarray(y))
+    if y.data.size != 1:
+        raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
+                        "use kg.vjp or kg.jacobian for non-scalar outputs")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
+                        "differentiable outputs must be floating point")
+    ones = np.ones_like(y.data)
+    if tensor_mode:
+        ones = Tensor._wrap(ones)
+    handles = [_ref(t) for t in lifted]
+    gs = _pullback([y], [ones], handles, tensor_mode, retain=tensor_mode, names=[_argname(f, i) for i in nums])
+    grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
+    if not tensor_mode:
+        y = y.detach()
+    return y, aux, grads
 
 
 def grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):

@@ -29,9 +29,11 @@ class Policy:
     """An immutable policy: ``preset`` for every op, ``overrides`` by op name, a tie rule, a rule
     for singular points, and (when active) the audit that records every decision."""
 
-    __slots__ = ("preset", "overrides", "ties", "singular", "seed", "rng", "audit", "is_default")
+    __slots__ = ("preset", "overrides", "ties", "singular", "seed", "rng", "audit", "is_default", "depth",
+                 "undecided")
 
-    def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None):
+    def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None,
+                 depth=1):
         if preset not in BASE:
             raise ValueError(f"kinks: unknown preset {preset!r}; choose one of {', '.join(BASE)}")
         if ties is not None and ties not in TIES:
@@ -51,6 +53,8 @@ class Policy:
         needs_rng = preset in ("random", "directional") or "random" in self.overrides.values()
         self.rng = np.random.default_rng(seed) if needs_rng else None
         self.audit = audit
+        self.depth = int(depth)          # directional mode: probing directions carried per value
+        self.undecided = [0]             # directional mode: kinks no direction could decide
         # the fast path: ops skip kink detection entirely when nothing could change their result
         self.is_default = (preset == "default" and not self.overrides and ties is None
                            and singular == "limit" and audit is None)
@@ -66,10 +70,10 @@ class Policy:
             return table[op]
         return BASE[self.preset]
 
-    def merged(self, preset=None, ties=None, singular=None, seed=None, audit=None, **overrides):
+    def merged(self, preset=None, ties=None, singular=None, seed=None, audit=None, depth=None, **overrides):
         return Policy(preset or self.preset, {**self.overrides, **overrides}, ties or self.ties,
                       singular or self.singular, self.seed if seed is None else seed,
-                      self.audit if audit is None else audit)
+                      self.audit if audit is None else audit, self.depth if depth is None else depth)
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())
@@ -88,23 +92,25 @@ def current():
     return _POLICY.get()
 
 
-def coerce(spec=None, ties=None, singular=None, seed=None, **overrides):
+def coerce(spec=None, ties=None, singular=None, seed=None, depth=None, **overrides):
     """A Policy from a preset name, a Policy, or a dict of overrides, on top of the active one."""
     base = _POLICY.get()
+    kw = dict(ties=ties, singular=singular, seed=seed, depth=depth)
     if isinstance(spec, Policy):
-        return spec.merged(ties=ties, singular=singular, seed=seed, **overrides)
+        return spec.merged(**kw, **overrides)
     if isinstance(spec, dict):
-        return base.merged(ties=ties, singular=singular, seed=seed, **spec, **overrides)
-    return base.merged(preset=spec, ties=ties, singular=singular, seed=seed, **overrides)
+        return base.merged(**kw, **spec, **overrides)
+    return base.merged(preset=spec, **kw, **overrides)
 
 
 @contextlib.contextmanager
-def kinks(preset=None, *, ties=None, singular=None, seed=None, **overrides):
+def kinks(preset=None, *, ties=None, singular=None, seed=None, depth=None, **overrides):
     """Scope a kink policy: ``with kg.kinks("right"):``, ``kg.kinks(relu=1.0, ties="first")``,
-    ``kg.kinks("random", seed=0)``, ``kg.kinks(singular="zero")``."""
+    ``kg.kinks("random", seed=0)``, ``kg.kinks(singular="zero")``, ``kg.kinks("directional",
+    seed=0, depth=2)`` (``depth``: probing directions carried, for ties the first leaves open)."""
     from ..autodiff.state import _set
 
-    policy = coerce(preset, ties, singular, seed, **overrides)
+    policy = coerce(preset, ties, singular, seed, depth, **overrides)
     token = _POLICY.set(policy)
     try:
         with _set(**state_flags(policy)):
@@ -115,13 +121,11 @@ def kinks(preset=None, *, ties=None, singular=None, seed=None, **overrides):
 
 def state_flags(policy):
     """The engine switches a policy needs: call sites for ``raise``, directions for ``directional``."""
-    from ..autodiff.directional import DEPTH
-
     flags = {}
     if policy.preset == "raise" or "raise" in policy.overrides.values() or policy.singular == "raise":
         flags["sites"] = True
     if policy.preset == "directional":
-        flags["directional"] = DEPTH
+        flags["directional"] = policy.depth
     return flags
 
 

@@ -95,10 +95,21 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=N
         raise_at(prim.name, kink, mask, raw_xs, site)
     left, right = kink.one_sided(raw_xs, params)
     if rule == "directional":
-        if dirs is None:
-            return d    # no directions reached this op (built outside the directional pass): keep default
-        value = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
-                                   None if forward_probe else policy.audit, site)
+        if dirs is not None and not isinstance(dirs, list):
+            from ..autodiff.directional import node_input_dirs
+
+            dirs = node_input_dirs(dirs)      # a node: its inputs' tangents, computed on demand
+        if dirs is None or all(dl is None for dl in dirs):
+            return d    # no direction reaches this op: it does not depend on the inputs
+        chosen = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
+                                    None if forward_probe else policy.audit, site)
+        if isinstance(d, np.ndarray):
+            out = np.array(np.broadcast_to(d, np.shape(mask)), dtype=np.result_type(d, np.float16))
+            out[np.asarray(mask)] = chosen
+            return out
+        full = np.zeros(np.shape(mask))
+        full[np.asarray(mask)] = chosen
+        return m.where(mask, full, d)
     else:
         value = side_value(rule, left, right, raw_xs, params, np.shape(mask), policy, i, len(raw_xs))
     if isinstance(value, np.ndarray):
@@ -108,14 +119,33 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=N
 
 def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, audit, site):
     """The one-sided derivative on the side the probing directions point to (lexicographically)."""
-    from ..autodiff.directional import DEPTH, first_nonzero_sign
-
-    switches = [kink.switch(i, [None if dl is None else dl[k] for dl in dirs], raw_xs, params) for k in range(DEPTH)]
-    sign, _ = first_nonzero_sign([np.where(mask, s, 0.0) for s in switches])
+    """(only at the ``mask`` elements, in their order)"""
+    K = max(len(dl) for dl in dirs if dl is not None)
+    sel = np.asarray(mask)
+    shape = sel.shape
+    switches = [np.broadcast_to(kink.switch(i, [None if dl is None else dl[k] for dl in dirs], raw_xs, params),
+                                shape)[sel] for k in range(K)]
+    sign, counts = _first_nonzero_sign(switches)
+    undecided = len(sign) - sum(counts)
+    if undecided:
+        policy_undecided(undecided)
     if audit is not None:
-        _, counts = first_nonzero_sign([np.broadcast_to(s, np.shape(mask))[np.asarray(mask)] for s in switches])
-        audit.record_directional(op, site, counts, int(np.count_nonzero(mask)))
+        audit.record_directional(op, site, counts, len(sign))
+    left = np.broadcast_to(left, shape)[sel] if np.ndim(left) else left
+    right = np.broadcast_to(right, shape)[sel] if np.ndim(right) else right
     return np.where(sign > 0, right, np.where(sign < 0, left, _min_norm(left, right)))
+
+
+def _first_nonzero_sign(switches):
+    from ..autodiff.directional import first_nonzero_sign
+
+    return first_nonzero_sign(switches)
+
+
+def policy_undecided(n):
+    """Directional mode: ``n`` kinks had a zero switching tangent along every direction so far
+    (``kg.grad`` then retries with one more direction)."""
+    _POLICY.get().undecided[0] += n
 
 
 def raise_at(op, kink, mask, raw_xs, site):
@@ -179,7 +209,10 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
 def refine_ties(hit, axis, largest, op, site, policy):
     """Directional mode: among tied candidates keep those whose tangent is largest (smallest for a
     min) along the first direction, then the next; what still ties after all directions splits."""
-    dirs = running.dirs[0] if running.dirs else None
+    from ..autodiff.directional import input_dirs
+
+    found = input_dirs()
+    dirs = found[0] if found else None
     if dirs is None:
         return hit
     before = hit.sum(axis=axis, keepdims=True) > 1
@@ -190,6 +223,9 @@ def refine_ties(hit, axis, largest, op, site, policy):
         was = hit.sum(axis=axis, keepdims=True) > 1
         hit = hit & (key == best)
         counts.append(int(np.count_nonzero(was & (hit.sum(axis=axis, keepdims=True) == 1))))
+    still = int(np.count_nonzero(hit.sum(axis=axis, keepdims=True) > 1))
+    if still:
+        policy_undecided(still)
     if policy.audit is not None:
         policy.audit.record_directional(op, site, counts, int(np.count_nonzero(before)))
     return hit

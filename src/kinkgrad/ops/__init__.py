@@ -13,7 +13,7 @@ from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
 from .elementwise import (add, cast, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
-                          isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
+                          isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
                           subtract, tan, tanh)
 from .index import argsort, gather, getitem, put_along_axis_add, scatter_add, take, take_along_axis, where
@@ -36,7 +36,7 @@ __all__ = [
     "mul", "div", "sub", "neg", "true_divide",
     # comparisons and logic (not differentiable)
     "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",
-    "logical_not", "isnan", "isfinite",
+    "logical_not", "isnan", "isfinite", "isinf",
     # nonsmooth
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
     "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",

@@ -36,9 +36,10 @@ def _l2_direction(m, out, x, axis, keepdims):
 def _along_direction(shape, axis):
     """Directional mode at the zero vector: near 0 + t v the norm is smooth with gradient
     v / ||v|| (the first probing direction with a nonzero part along the reduced axes)."""
-    from ..autodiff.sites import running
+    from ..autodiff.directional import input_dirs
 
-    dirs = running.dirs[0] if running.dirs and running.dirs[0] is not None else []
+    found = input_dirs()
+    dirs = found[0] if found and found[0] is not None else []
     out = np.zeros(shape)
     done = np.zeros(_kept_shape(shape, axis), dtype=bool)
     for t in dirs:

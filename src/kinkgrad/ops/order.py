@@ -67,10 +67,6 @@ def _expand(rows_b, pos, w, start, end, order, rule, descending, n, rng):
         return rows_b, pos, shuffled[rows_b, pos], w
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
         return rows_b, pos, order[rows_b, pos], np.where(size > 1, float(rule) * w, w)
-    if rule == "zero":
-        return rows_b, pos, order[rows_b, pos], np.where(size > 1, 0.0, w)
-    if rule == "nan":
-        return rows_b, pos, order[rows_b, pos], np.where(size > 1, np.nan, w)
     # the rest spread an output over its whole group
     reps = size
     ridx = np.repeat(np.arange(len(pos)), reps)
@@ -80,6 +76,8 @@ def _expand(rows_b, pos, w, start, end, order, rule, descending, n, rng):
     wr = w[ridx]
     if rule in ("default", "split"):
         return rows_b[ridx], pos[ridx], elems, wr / size[ridx]
+    if rule in ("zero", "nan"):    # every tied element depends on the convention
+        return rows_b[ridx], pos[ridx], elems, np.where(size[ridx] > 1, 0.0 if rule == "zero" else np.nan, wr)
     # coordinate-wise sides: a tied element moved toward the front of the order takes position a
     front = (pos[ridx] == a[ridx]).astype(float)
     back = (pos[ridx] == b[ridx]).astype(float)
@@ -142,6 +140,12 @@ def _torch_topk_order(row, k):
     return np.array([i for _, i in head])
 
 
+def input_dirs():
+    from ..autodiff.directional import input_dirs as find
+
+    return find()
+
+
 def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     """COO (rows, cols, vals) of W for the order statistic ``kind`` on rows ``x2`` (B, n)."""
     policy = _POLICY.get()
@@ -153,7 +157,8 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     if rule == "directional":
         # x + t v ordered: tied values are ordered by their tangents (lexicographically); what
         # still ties after every direction shares evenly
-        tans = list(running.dirs[0]) if running.dirs and running.dirs[0] is not None else []
+        found = input_dirs()
+        tans = list(found[0]) if found and found[0] is not None else []
         keys = [np.broadcast_to(np.arange(n), (B, n))] + [sign * np.asarray(t) for t in reversed(tans)] + [sign * x2]
         order = np.lexsort(keys, axis=-1)
         sv = np.take_along_axis(x2, order, axis=1)
@@ -360,7 +365,8 @@ def _cum_selection(op, x2, largest):
     base = np.ones(len(ridx))
     if rule == "directional":
         keep = np.ones(len(ridx), dtype=bool)
-        for tk in (running.dirs[0] if running.dirs and running.dirs[0] is not None else []):
+        found = input_dirs()
+        for tk in (found[0] if found and found[0] is not None else []):
             key = np.where(keep, (1 if largest else -1) * np.asarray(tk).ravel()[r_of * n + elems], -np.inf)
             best = np.full(B * n, -np.inf)
             np.maximum.at(best, ridx, key)
