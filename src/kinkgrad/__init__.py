@@ -6,11 +6,13 @@
 tensor([0., 0., 1.])
 """
 from . import ops as _ops
-from . import linalg, losses, random
+from . import linalg, losses, random, smooth, ste, surrogate
 from .autodiff.backward import backward
 from .autodiff.primitive import Primitive
 from .autodiff.state import enable_grad, is_grad_enabled, no_grad
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .custom import (Function, OnceDifferentiableError, custom_gradient, custom_jvp, custom_vjp,
+                     once_differentiable, straight_through)
 from .creation import (arange, empty, eye, full, full_like, linspace, ones, ones_like, zeros,
                        zeros_like)
 from .kinks import (PRESETS, AuditReport, Kink, KinkError, NonDifferentiableWarning, Policy, audit,

@@ -5,6 +5,8 @@ MAE's derivative at y_pred == y_true is abs'(0) (0 by default, the ``jax`` prese
 """
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -64,3 +66,32 @@ def smooth_l1(y_true, y_pred, beta=1.0, reduction="mean"):
     if beta == 0:
         return _reduce(a, reduction, "smooth_l1")
     return _reduce(ops.where(a < beta, 0.5 * r * r / beta, a - 0.5 * beta), reduction, "smooth_l1")
+
+
+def pseudo_huber(y_true, y_pred, delta=1.0, reduction="mean"):
+    """delta^2 (sqrt(1 + (r / delta)^2) - 1): smooth everywhere, quadratic near 0, slope -> delta."""
+    if delta <= 0:
+        raise ValueError(f"pseudo_huber: delta must be > 0, got {delta}")
+    r = _residual(y_true, y_pred, "pseudo_huber") / delta
+    return _reduce(delta * delta * (ops.sqrt(1 + r * r) - 1), reduction, "pseudo_huber")
+
+
+def log_cosh(y_true, y_pred, reduction="mean"):
+    """log(cosh(r)), computed as |r| + log1p(exp(-2|r|)) - log 2 so large residuals do not overflow.
+    Smooth (the |r| inside cancels its own kink: the derivative is tanh(r))."""
+    r = _residual(y_true, y_pred, "log_cosh")
+    a = ops.abs(r)
+    return _reduce(a + ops.log1p(ops.exp(-2 * a)) - float(np.log(2.0)), reduction, "log_cosh")
+
+
+def quantile(y_true, y_pred, q=0.5, reduction="mean"):
+    """Pinball loss: q r for r >= 0, (q - 1) r for r < 0, with r = y_true - y_pred. Kink at r = 0:
+    one-sided slopes in y_pred of -q and 1 - q; written as |r| / 2 + (q - 1/2) r, so the derivative
+    there follows abs'(0) (default: q - 1/2 in r, the mean of the two slopes)."""
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile: q must lie in [0, 1], got {q}")
+    r = -_residual(y_true, y_pred, "quantile")
+    return _reduce(0.5 * ops.abs(r) + (q - 0.5) * r, reduction, "quantile")
+
+
+pinball = quantile

@@ -114,8 +114,50 @@ def identity_network(out=print):
     out(f"  exact one-sided derivatives along +1: left {float(left):g}, right {float(right):g}")
 
 
+def custom_gradients(out=print):
+    """Seeds 000 and 002: a custom gradient for abs, and PyTorch's custom ReLU Function."""
+    _section("custom gradients: TensorFlow's abs_with_grad and PyTorch's MyReLU", out)
+
+    @kg.custom_gradient
+    def abs_with_grad(x):
+        return kg.abs(x), lambda dy: dy * 1.0     # "use 1 to make the chain rule just skip abs"
+
+    out(f"  abs_with_grad'(0) = {kg.grad(abs_with_grad)(0.0).item():g}   (straight through: gradient 1)")
+    out(f"  relu(x) + relu(-x) at 0: {kg.grad(lambda v: kg.relu(v) + kg.relu(-v))(0.0).item():g}   "
+        "(the commenter's suggestion: abs' = 0 there)")
+
+    class MyReLU(kg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return kg.clip(x, 0.0, None)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return kg.where(x < 0, 0.0, grad_output)   # the tutorial zeroes only x < 0
+
+    x = kg.tensor(np.arange(-2.0, 3.0), requires_grad=True)
+    MyReLU.apply(x).sum().backward()
+    out(f"  MyReLU at x = {x.data}: grad = {x.grad.data}   (1 at 0: the tutorial's own convention)")
+
+
+def step_activation(out=print):
+    """Seed 003: a step activation does not train; a surrogate gradient makes it train."""
+    from .demos import step_network_training
+
+    _section("seed 003: Dense(64, relu) -> step -> Dense(1), 150 Adam steps", out)
+    hard = step_network_training(lambda h: kg.heaviside(h, 0.0))
+    soft = step_network_training(lambda h: kg.surrogate.heaviside(h, grad="fast_sigmoid"))
+    out(f"  true step:            loss {hard[0]:.4f} -> {hard[1]:.4f}; warnings: {len(hard[2])} "
+        f"(the first layer gets no gradient: {str(hard[2][0].message)[:60]}...)" if hard[2] else
+        f"  true step:            loss {hard[0]:.4f} -> {hard[1]:.4f}")
+    out(f"  surrogate.heaviside:  loss {soft[0]:.4f} -> {soft[1]:.4f}   (same forward, fast-sigmoid backward)")
+    out("  With the true step only the last layer learns; the surrogate trains the whole network.")
+
+
 SECTIONS = [abs_table, relu_keras_table, abs_vs_relu, presets_table, mae_at_equality, audit_float16,
-            identity_network]
+            identity_network, custom_gradients, step_activation]
 
 
 def run(out=print):
