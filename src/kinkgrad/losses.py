@@ -95,3 +95,100 @@ def quantile(y_true, y_pred, q=0.5, reduction="mean"):
 
 
 pinball = quantile
+
+
+def hinge(y_true, y_pred, reduction="mean"):
+    """max(0, 1 - y_true * y_pred) with labels in {-1, 1} (0/1 labels are mapped to -1/1, as Keras
+    does). Kink at y_true * y_pred = 1: relu's rule decides it."""
+    t = _labels_pm1(y_true)
+    return _reduce(ops.relu(1 - t * y_pred), reduction, "hinge")
+
+
+def _labels_pm1(y_true):
+    t = np.asarray(getattr(y_true, "data", y_true))
+    if np.all((t == 0) | (t == 1)):
+        t = 2 * t - 1
+    return t.astype(np.float32) if t.dtype.kind != "f" else t
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
+    """Binary cross-entropy. With ``from_logits=True`` it is computed stably from logits z:
+    max(z, 0) - z y + log1p(exp(-|z|)); otherwise y_pred are probabilities (clipped to [eps, 1-eps])."""
+    _residual(y_true, y_pred, "binary_crossentropy")
+    y = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        z = y_pred
+        loss = ops.relu(z) - z * y + ops.log1p(ops.exp(-ops.abs(z)))
+    else:
+        eps = 1e-7
+        p = ops.clip(y_pred, eps, 1 - eps)
+        loss = -(y * ops.log(p) + (1 - y) * ops.log(1 - p))
+    return _reduce(loss, reduction, "binary_crossentropy")
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1, reduction="mean"):
+    """Cross-entropy with one-hot (or probability) targets along ``axis``."""
+    _residual(y_true, y_pred, "categorical_crossentropy")
+    y = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + label_smoothing / y.shape[axis]
+    logp = ops.log_softmax(y_pred, axis=axis) if from_logits else ops.log(ops.clip(y_pred, 1e-7, 1.0))
+    return _reduce(-ops.sum(logp * y, axis=axis), reduction, "categorical_crossentropy")
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
+    """Cross-entropy with integer class labels ``y_true`` (shape (N,) or (N, 1)) against (N, C) scores."""
+    from .ops._declare import shape_of
+
+    labels = np.asarray(getattr(y_true, "data", y_true))
+    sp = tuple(shape_of(y_pred))
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"sparse_categorical_crossentropy: labels must be integers, got dtype {labels.dtype}; "
+                        "for one-hot targets use categorical_crossentropy")
+    if len(sp) != 2 or labels.shape != (sp[0],):
+        raise ValueError(f"sparse_categorical_crossentropy: expects labels of shape (N,) and scores (N, C), got "
+                         f"{labels.shape} and {sp}")
+    if labels.size and (labels.min() < 0 or labels.max() >= sp[1]):
+        raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {sp[1]}), got min "
+                         f"{labels.min()}, max {labels.max()}")
+    logp = ops.log_softmax(y_pred, axis=-1) if from_logits else ops.log(ops.clip(y_pred, 1e-7, 1.0))
+    picked = logp[np.arange(sp[0]), labels]
+    loss = -picked
+    if label_smoothing:
+        loss = (1 - label_smoothing) * loss - label_smoothing * ops.mean(logp, axis=-1)
+    return _reduce(loss, reduction, "sparse_categorical_crossentropy")
+
+
+def kl_div(y_true, y_pred, reduction="mean", log_target=False):
+    """KL(y_true || y_pred) = sum y_true (log y_true - log y_pred) over the last axis, y_pred given as
+    probabilities (Keras' KLDivergence); 0 log 0 is 0."""
+    _residual(y_true, y_pred, "kl_div")
+    t = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    logt = np.where(t > 0, np.log(np.where(t > 0, t, 1.0)), 0.0)
+    return _reduce(ops.sum(t * (logt - ops.log(ops.clip(y_pred, 1e-7, 1.0))), axis=-1), reduction, "kl_div")
+
+
+_BY_NAME = {
+    "mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_error": mae, "l1": mae,
+    "huber": huber, "smooth_l1": smooth_l1, "pseudo_huber": pseudo_huber, "log_cosh": log_cosh, "logcosh": log_cosh,
+    "quantile": quantile, "pinball": quantile, "hinge": hinge, "binary_crossentropy": binary_crossentropy,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy, "kl_div": kl_div,
+    "kl_divergence": kl_div,
+}
+
+
+def get(spec, **kwargs):
+    """A loss function from a name (``"mae"``), or a callable ``loss(y_true, y_pred)`` unchanged."""
+    if callable(spec):
+        return spec if not kwargs else (lambda t, p: spec(t, p, **kwargs))
+    if spec not in _BY_NAME:
+        raise ValueError(f"unknown loss {spec!r}; choose one of {', '.join(sorted(_BY_NAME))} or pass a function")
+    fn = _BY_NAME[spec]
+    return fn if not kwargs else (lambda t, p: fn(t, p, **kwargs))

@@ -156,8 +156,35 @@ def step_activation(out=print):
     out("  With the true step only the last layer learns; the surrogate trains the whole network.")
 
 
+def keras_models(out=print):
+    """Seed 001's table through a model (Activation('relu'), MSE to 1) and seed 003's model trained."""
+    from . import nn
+
+    _section("seed 001 with a model: Sequential([Activation('relu')]), MSE to target 1", out)
+    model = nn.Sequential([nn.Activation("relu")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.array([[-1.0], [0.0], [1.0], [2.0]])
+    g = kg.grad(lambda inp: model.loss_fn(np.ones((4, 1)), model(inp)))(x)
+    for xi, gi in zip(x.ravel(), g.data.ravel()):
+        out(f"  x = {xi:+.2f}, (d loss)/(d x) = {gi:+.8f}")
+
+    class Swish(nn.Layer):
+        def call(self, x):
+            return x * kg.sigmoid(x)
+
+    _section("seed 003's model: Dense(64, relu, input_shape=(10,)) -> Swish() -> Dense(1), 3 epochs", out)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((512, 10)).astype(np.float32)
+    y = np.tanh(X[:, :4]).sum(axis=1, keepdims=True).astype(np.float32)
+    model = nn.Sequential([nn.Dense(64, activation="relu", input_shape=(10,), seed=0), Swish(), nn.Dense(1, seed=1)])
+    model.compile(optimizer="adam", loss="mse")
+    before = model.evaluate(X, y)["loss"]
+    history = model.fit(X, y, epochs=3, batch_size=32, verbose=1, seed=0)
+    out(f"  mse {before:.4f} before, {history.history['loss'][-1]:.4f} after 3 epochs; no gradient code in Swish")
+
+
 SECTIONS = [abs_table, relu_keras_table, abs_vs_relu, presets_table, mae_at_equality, audit_float16,
-            identity_network, custom_gradients, step_activation]
+            identity_network, custom_gradients, step_activation, keras_models]
 
 
 def run(out=print):

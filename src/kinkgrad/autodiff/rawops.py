@@ -108,17 +108,19 @@ def select_transpose(g, rows, cols, vals, shape):
     return select_apply(g, cols, rows, vals, shape)
 
 
-def windows2d(x, k, s):
-    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) strided windows (a copy, so later writes can't alias)."""
-    v = np.lib.stride_tricks.sliding_window_view(x, k, axis=(2, 3))
-    return np.ascontiguousarray(v[:, :, ::s[0], ::s[1]])
+def windows2d(x, k, s, d=(1, 1)):
+    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) windows with stride s and dilation d (a copy, so
+    later writes can't alias the input)."""
+    span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
+    v = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
+    return np.ascontiguousarray(v[:, :, ::s[0], ::s[1], ::d[0], ::d[1]])
 
 
-def col2im(g, shape, k, s):
+def col2im(g, shape, k, s, d=(1, 1)):
     """The transpose of windows2d: each window's values summed back where they came from."""
     out = np.zeros(shape, dtype=np.asarray(g).dtype)
     oh, ow = g.shape[2], g.shape[3]
     for i in range(k[0]):
         for j in range(k[1]):
-            out[:, :, i:i + s[0] * oh:s[0], j:j + s[1] * ow:s[1]] += g[:, :, :, :, i, j]
+            out[:, :, i * d[0]:i * d[0] + s[0] * oh:s[0], j * d[1]:j * d[1] + s[1] * ow:s[1]] += g[:, :, :, :, i, j]
     return out

@@ -13,15 +13,15 @@ from ._declare import shape_of
 from .reduce import _extreme
 
 
-def _windows_transpose(m, g, out, x, k, s):
+def _windows_transpose(m, g, out, x, k, s, d=(1, 1)):
     """Scatter each window's cotangent back to where it came from (overlaps accumulate)."""
-    return m.col2im(g, shape_of(x), k, s)
+    return m.col2im(g, shape_of(x), k, s, d)
 
 
 windows2d = Primitive("windows2d", rawops.windows2d, vjp=_windows_transpose, linear=True,
                       doc="Sliding kh x kw windows with stride s over the last two axes.")
 col2im = Primitive("col2im", rawops.col2im,
-                   vjp=lambda m, gg, out, g, shape, k, s: m.windows2d(gg, k, s), linear=True,
+                   vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
                    doc="The transpose of windows2d: sum window values back onto the image.")
 
 _pool_max = _extreme("max_pool2d", np.max, True)
@@ -58,3 +58,49 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     win = reshape(win, tuple(shape_of(win)[:4]) + (k[0] * k[1],))
     out = _pool_max(win, axis=(4,), keepdims=False)
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (zero padding counts)."""
+    from .reduce import mean
+    from .shape import pad, reshape
+
+    k = _pair(kernel_size, "kernel_size")
+    s = _pair(stride if stride is not None else k, "stride")
+    shape = tuple(shape_of(x))
+    if len(shape) not in (3, 4):
+        raise ValueError(f"avg_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
+    x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
+    if padding:
+        p = _pair(padding, "padding")
+        x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    out = mean(windows2d(x4, k=k, s=s), axis=(4, 5))
+    return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW).
+    im2col by strided windows, then one matrix product."""
+    from .linalg import matmul
+    from .shape import pad, reshape, transpose
+
+    sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
+    if len(sx) != 4 or len(sw) != 4:
+        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+    if sx[1] != sw[1]:
+        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
+    s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
+    p = _pair(padding, "padding") if not isinstance(padding, int) else (padding, padding)
+    if p[0] or p[1]:
+        x = pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    k = (sw[2], sw[3])
+    h, w = shape_of(x)[2:]
+    if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
+        raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
+    win = windows2d(x, k=k, s=s, d=d)                                  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow = shape_of(win)[:4]
+    cols = reshape(transpose(win, (0, 2, 3, 1, 4, 5)), (n * oh * ow, c * k[0] * k[1]))
+    out = matmul(cols, transpose(reshape(weight, (sw[0], -1)), (1, 0)))     # (N*OH*OW, O)
+    if bias is not None:
+        out = out + bias
+    return transpose(reshape(out, (n, oh, ow, sw[0])), (0, 3, 1, 2))
