@@ -132,3 +132,110 @@ def mlp_loss(w1, b1, w2, b2, X, y):
 def mlp_grad(params, X, y, kinks=None):
     g = kg.grad(mlp_loss, argnums=(0, 1, 2, 3), kinks=kinks, seed=0 if kinks == "directional" else None)
     return g(*params, X, y)
+
+
+# -- the MLP training step (784-512-512-10, batch 128, float32, SGD) ------------------------------
+def mlp_data(seed=0, batch=128, sizes=(784, 512, 512, 10)):
+    rng = np.random.default_rng(seed)
+    ws = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        ws += [(rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32), np.zeros(b, np.float32)]
+    X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
+    return ws, X, y
+
+
+def mlp_step_kinkgrad(params, X, y, lr=0.01):
+    """One SGD step; params are kinkgrad tensors (requires_grad) updated in place."""
+    w1, b1, w2, b2, w3, b3 = params
+    h = kg.relu(X @ w1 + b1)
+    h = kg.relu(h @ w2 + b2)
+    logits = h @ w3 + b3
+    loss = -kg.mean(kg.log_softmax(logits)[np.arange(len(y)), y])
+    loss.backward()
+    for p in params:
+        p.data -= lr * p.grad.data
+        p.grad = None
+    return loss
+
+
+def mlp_step_torch(params, X, y, lr=0.01):
+    import torch
+
+    w1, b1, w2, b2, w3, b3 = params
+    h = torch.relu(X @ w1 + b1)
+    h = torch.relu(h @ w2 + b2)
+    logits = h @ w3 + b3
+    loss = torch.nn.functional.cross_entropy(logits, y)
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    return loss
+
+
+def mlp_step_numpy(params, X, y, lr=0.01):
+    """The same step written by hand in NumPy: the floor for any NumPy engine."""
+    w1, b1, w2, b2, w3, b3 = params
+    a1 = X @ w1 + b1
+    h1 = np.maximum(a1, 0)
+    a2 = h1 @ w2 + b2
+    h2 = np.maximum(a2, 0)
+    logits = h2 @ w3 + b3
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    p = e / e.sum(axis=1, keepdims=True)
+    n = len(y)
+    loss = -np.mean(np.log(p[np.arange(n), y]))
+    g = p
+    g[np.arange(n), y] -= 1
+    g /= n
+    gw3, gb3 = h2.T @ g, g.sum(axis=0)
+    g = (g @ w3.T) * (a2 > 0)
+    gw2, gb2 = h1.T @ g, g.sum(axis=0)
+    g = (g @ w2.T) * (a1 > 0)
+    gw1, gb1 = X.T @ g, g.sum(axis=0)
+    for w, gw in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
+        w -= lr * gw
+    return loss
+
+
+# -- the CNN training step (batch 64, 1x28x28: conv16-pool-conv32-pool-dense10, SGD) -------------------
+def cnn_data(seed=0, batch=64):
+    rng = np.random.default_rng(seed)
+    shapes = [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (32 * 7 * 7, 10), (10,)]
+    params = [(rng.standard_normal(s) * 0.1).astype(np.float32) for s in shapes]
+    X = rng.standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    return params, X, y
+
+
+def cnn_step_kinkgrad(params, X, y, lr=0.01):
+    c1, b1, c2, b2, w, b = params
+    h = kg.max_pool2d(kg.relu(kg.conv2d(X, c1, b1, padding=1)), 2)
+    h = kg.max_pool2d(kg.relu(kg.conv2d(h, c2, b2, padding=1)), 2)
+    logits = h.reshape(len(y), -1) @ w + b
+    loss = -kg.mean(kg.log_softmax(logits)[np.arange(len(y)), y])
+    loss.backward()
+    for p in params:
+        p.data -= lr * p.grad.data
+        p.grad = None
+    return loss
+
+
+def cnn_step_torch(params, X, y, lr=0.01):
+    import torch
+    import torch.nn.functional as F
+
+    c1, b1, c2, b2, w, b = params
+    h = F.max_pool2d(torch.relu(F.conv2d(X, c1, b1, padding=1)), 2)
+    h = F.max_pool2d(torch.relu(F.conv2d(h, c2, b2, padding=1)), 2)
+    logits = h.reshape(len(y), -1) @ w + b
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
+    return loss
