@@ -67,15 +67,18 @@ def _fd_gradient(phi, x, h):
     return g
 
 
-def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=8, seed=0, raise_exception=True):
+def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=None, seed=0, raise_exception=True):
     """Compare kinkgrad's derivative of ``f`` at ``inputs`` with finite differences, in float64.
 
     Away from kinks: AD must match central differences (``atol + rtol * |fd|``). Where ``f`` has
     a kink (the AD pass hit one, or one-sided differences disagree), the AD value must lie in the
     coordinate-wise hull of the gradients at ``probes`` points x + t v beside x, and the result
     names the op(s) at the kink and the rule that decided. Non-scalar outputs are contracted with
-    a fixed random cotangent. Returns a ``GradcheckResult``; raises ``GradcheckError`` on failure
-    unless ``raise_exception=False``.
+    a fixed random cotangent. ``probes`` (default 32 + 8 per input element) random points are used
+    at a kink, plus the coordinate directions. ``seed`` fixes the probes and, with
+    ``kinks="directional"``, the probing directions. Returns a ``GradcheckResult``; raises
+    ``GradcheckError`` on failure unless ``raise_exception=False``. A NaN or inf derivative fails
+    wherever the finite differences are finite.
     """
     rng = np.random.default_rng(seed)
     xs = [_as64(x) for x in inputs]
@@ -89,7 +92,8 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=8, 
         return (f(*args) * w).sum()
 
     with audit() as report:
-        ad_parts = grad(loss, argnums=tuple(range(len(xs))), kinks=kinks)(*xs)
+        ad_parts = grad(loss, argnums=tuple(range(len(xs))), kinks=kinks,
+                        seed=seed if kinks == "directional" else None)(*xs)
     ad = np.concatenate([np.asarray(g.data, dtype=np.float64).ravel() for g in ad_parts])
     fd = _fd_gradient(phi, flat, eps)
     base = phi(flat)
@@ -102,7 +106,7 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=8, 
     kink_ops = sorted({r["op"] for r in hits})
     messages = []
     if not at_kink:
-        bad = np.abs(ad - fd) > atol + rtol * np.abs(fd)
+        bad = ~(np.abs(ad - fd) <= atol + rtol * np.abs(fd))        # NaN fails too
         passed = not bad.any()
         if not passed:
             j = int(np.argmax(np.abs(ad - fd)))
@@ -110,7 +114,8 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=8, 
     else:
         t = np.sqrt(eps) * max(1.0, float(np.max(np.abs(flat))) if flat.size else 1.0)
         near = []
-        dirs = [rng.standard_normal(flat.size) for _ in range(probes)] + list(np.eye(flat.size)) + \
+        n_probes = probes if probes is not None else 32 + 8 * flat.size
+        dirs = [rng.standard_normal(flat.size) for _ in range(n_probes)] + list(np.eye(flat.size)) + \
             list(-np.eye(flat.size))
         for v in dirs:
             v = v / np.linalg.norm(v)
@@ -118,7 +123,7 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-6, rtol=1e-5, kinks=None, probes=8, 
         near = np.array(near)
         lo, hi = near.min(axis=0), near.max(axis=0)
         tol = atol + rtol * np.maximum(np.abs(lo), np.abs(hi)) + 1e-4 * np.maximum(1.0, np.abs(hi - lo))
-        bad = (ad < lo - tol) | (ad > hi + tol)
+        bad = ~((ad >= lo - tol) & (ad <= hi + tol))              # NaN fails too
         passed = not bad.any()
         rules = sorted({r["rule"] for r in hits})
         messages.append(f"kink at {', '.join(kink_ops) or 'an op the audit did not see'}"

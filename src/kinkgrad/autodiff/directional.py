@@ -128,10 +128,15 @@ def first_nonzero_sign(switches):
 
 
 def apply_directional(prim, args, params):
-    """Comparisons at exact equality are decided by the tangents (computed on demand)."""
+    """Values that jump at a point are taken on the piece active along the directions: comparisons
+    at exact equality, and step-like ops (sign, floor, round, heaviside...) at their jumps."""
     out = apply(prim, args, params, plain=True)
-    if prim.tie_break is None:
-        return out
+    if prim.tie_break is not None:
+        return _compare(prim, args, out)
+    return _jump(prim, args, params, out)
+
+
+def _compare(prim, args, out):
     xs = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in args]
     tie = xs[0] == (xs[1] if len(xs) > 1 else 0)
     if not np.any(tie):
@@ -142,9 +147,43 @@ def apply_directional(prim, args, params):
     K = len(da if da is not None else db)
     diffs = [np.asarray(da[k] if da is not None else 0.0) - np.asarray(db[k] if db is not None else 0.0)
              for k in range(K)]
-    sign, _ = first_nonzero_sign([np.broadcast_to(d, tie.shape) for d in diffs])
-    out.data = np.where(tie, prim.tie_break(sign), out.data)
+    sign, counts = first_nonzero_sign([np.broadcast_to(d, tie.shape)[tie] for d in diffs])
+    full = np.zeros(tie.shape)
+    full[tie] = sign
+    out.data = np.where(tie, prim.tie_break(full), out.data)
+    _certify(prim.name, counts, len(sign))
     return out
+
+
+def _jump(prim, args, params, out):
+    """sign(0) along v > 0 is 1, floor(1) along v < 0 is 0: evaluate the kernel one ulp toward the
+    direction at the jump points."""
+    x = args[0] if args else None
+    if not isinstance(x, Tensor) or prim.kinks is None:
+        return out
+    kink = prim.kinks[0] if isinstance(prim.kinks, tuple) else prim.kinks
+    if kink is None or kink.kind != "jump":
+        return out
+    xs = [a.data if isinstance(a, Tensor) else a for a in args]
+    at = np.asarray(kink.at(*xs, **params))
+    if not at.any():
+        return out
+    dirs = tensor_dirs(x)
+    if dirs is None:
+        return out
+    sign, counts = first_nonzero_sign([np.broadcast_to(t, at.shape)[at] for t in dirs])
+    step = np.zeros(at.shape)
+    step[at] = sign
+    nudged = np.where(step > 0, np.nextafter(xs[0], np.inf), np.where(step < 0, np.nextafter(xs[0], -np.inf), xs[0]))
+    out.data = np.asarray(prim.impl(nudged, *xs[1:], **params)).astype(out.data.dtype, copy=False)
+    _certify(prim.name, counts, len(sign))
+    return out
+
+
+def _certify(op, counts, total):
+    audit = _POLICY.get().audit
+    if audit is not None and total:
+        audit.record_directional(op, running.site, counts, total)
 
 
 def _tangents(prim, dirs, out, xs, params):

@@ -234,7 +234,7 @@ def apply(prim, args, params, plain=False):
         level = _top_level(args, st.levels)
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
-    if st.directional and prim.tie_break is not None and not plain:
+    if st.directional and (prim.tie_break is not None or prim.piecewise_constant) and not plain:
         return _directional().apply_directional(prim, args, params)
     xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:

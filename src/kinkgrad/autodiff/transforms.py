@@ -139,11 +139,14 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
         while True:
             with _kink_scope(kinks, seed, depth):
                 policy = _POLICY.get()
+                snapshot = policy.audit.snapshot() if policy.audit is not None else None
                 y, aux, grads = _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction)
-            # directional mode: a kink whose switch had zero tangent along every direction was given
-            # its minimum-norm piece; one more direction usually decides it (the lexicographic rule)
+            # directional mode: a kink whose switch had zero tangent along every direction kept the
+            # default value; one more direction usually decides it (the lexicographic rule)
             if policy.preset != "directional" or not policy.undecided[0] or depth >= MAX_DEPTH:
                 break
+            if snapshot is not None:
+                policy.audit.restore(snapshot)    # the retry replaces this attempt in the audit
             depth += 1
         g = grads[0] if single else grads
         return ((y, aux), g) if has_aux else (y, g)

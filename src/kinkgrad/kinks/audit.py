@@ -79,6 +79,14 @@ class AuditReport:
         row["undecided"] += total - sum(counts)
         self.certified += total
 
+    def snapshot(self):
+        import copy
+
+        return copy.deepcopy((self.rows, self.directional, self.surrogates, self.certified))
+
+    def restore(self, snap):
+        self.rows, self.directional, self.surrogates, self.certified = snap
+
     @property
     def hits(self):
         return sum(r["at_kink"] for r in self.rows.values())

@@ -101,15 +101,17 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=N
             dirs = node_input_dirs(dirs)      # a node: its inputs' tangents, computed on demand
         if dirs is None or all(dl is None for dl in dirs):
             return d    # no direction reaches this op: it does not depend on the inputs
-        chosen = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
-                                    None if forward_probe else policy.audit, site)
+        chosen, decided = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
+                                             None if forward_probe else policy.audit, site)
+        sel = np.asarray(mask).copy()
+        sel[sel] = decided          # undecided kinks (flat along every direction) keep the default value
         if isinstance(d, np.ndarray):
             out = np.array(np.broadcast_to(d, np.shape(mask)), dtype=np.result_type(d, np.float16))
-            out[np.asarray(mask)] = chosen
+            out[sel] = chosen[decided]
             return out
         full = np.zeros(np.shape(mask))
-        full[np.asarray(mask)] = chosen
-        return m.where(mask, full, d)
+        full[sel] = chosen[decided]
+        return m.where(sel, full, d)
     else:
         value = side_value(rule, left, right, raw_xs, params, np.shape(mask), policy, i, len(raw_xs))
     if isinstance(value, np.ndarray):
@@ -118,8 +120,8 @@ def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=N
 
 
 def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, audit, site):
-    """The one-sided derivative on the side the probing directions point to (lexicographically)."""
-    """(only at the ``mask`` elements, in their order)"""
+    """The one-sided derivative on the side the probing directions point to (lexicographically),
+    at the ``mask`` elements in their order, and which of them some direction decided."""
     K = max(len(dl) for dl in dirs if dl is not None)
     sel = np.asarray(mask)
     shape = sel.shape
@@ -133,7 +135,7 @@ def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, aud
         audit.record_directional(op, site, counts, len(sign))
     left = np.broadcast_to(left, shape)[sel] if np.ndim(left) else left
     right = np.broadcast_to(right, shape)[sel] if np.ndim(right) else right
-    return np.where(sign > 0, right, np.where(sign < 0, left, _min_norm(left, right)))
+    return np.broadcast_to(np.where(sign > 0, right, left), sign.shape), sign != 0
 
 
 def _first_nonzero_sign(switches):

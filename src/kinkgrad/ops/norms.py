@@ -19,7 +19,7 @@ def _l2_kernel(x, axis, keepdims):
 _ZERO = Kink(lambda x: x == 0, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
 
 
-def _l2_direction(m, out, x, axis, keepdims):
+def _l2_direction(m, out, x, axis, keepdims, g=None):
     """x / ||x||; at the zero vector the subdifferential is the unit ball, and the policy picks the
     value (default: its centre, 0; the ``jax`` / ``tensorflow`` presets give NaN like 0/0 there)."""
     outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
@@ -27,7 +27,8 @@ def _l2_direction(m, out, x, axis, keepdims):
     at0 = 0.0
     if raw.any():
         xr = x.data if isinstance(x, Tensor) else np.asarray(x)
-        v = kink_value("norm", _ZERO, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape))
+        v = kink_value("norm", _ZERO, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape),
+                       g=None if g is None else getattr(g, "data", g))
         at0 = 0.0 if v is None else (_along_direction(xr.shape, axis) if isinstance(v, str) else v)
     safe = m.where(outk == 0, 1.0, outk)
     return m.where(outk == 0, at0, x / safe)
@@ -42,17 +43,30 @@ def _along_direction(shape, axis):
     dirs = found[0] if found and found[0] is not None else []
     out = np.zeros(shape)
     done = np.zeros(_kept_shape(shape, axis), dtype=bool)
+    counts = []
     for t in dirs:
         n = np.sqrt(np.sum(np.asarray(t, dtype=float) ** 2, axis=axis, keepdims=True))
         use = ~done & (n > 0)
         out = np.where(use, np.asarray(t) / np.where(n > 0, n, 1.0), out)
         done |= use
+        counts.append(int(np.count_nonzero(use)))
+    _record_certified("norm", counts, int(done.size))
     return out
+
+
+def _record_certified(op, counts, total):
+    from ..autodiff.sites import running
+    from ..kinks.policy import _POLICY
+
+    audit = _POLICY.get().audit
+    if audit is not None:
+        audit.record_directional(op, running.site, counts, total)
 
 
 _l2 = Primitive(
     "norm", _l2_kernel,
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _l2_direction(m, out, x, axis, keepdims),
+    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _l2_direction(
+        m, out, x, axis, keepdims, _unreduce(m, g, shape_of(x), axis, keepdims)),
     jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims),
     doc="Euclidean / Frobenius norm. Kink: x = 0, where the subdifferential is the unit ball; default 0.")
 

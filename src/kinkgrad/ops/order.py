@@ -50,6 +50,11 @@ def _groups(sv, *more):
     return start, end
 
 
+def _tied(groups):
+    start, end = groups
+    return end > start
+
+
 def _expand(rows_b, pos, w, start, end, order, rule, descending, n, rng):
     """Elements (and weights) feeding output positions ``pos`` of rows ``rows_b`` under ``rule``."""
     a, b = start[rows_b, pos], end[rows_b, pos]
@@ -154,7 +159,8 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     if rule == "default":
         rule = "split"
     sign = -1 if descending else 1
-    if rule == "directional":
+    directional = rule == "directional"
+    if directional:
         # x + t v ordered: tied values are ordered by their tangents (lexicographically); what
         # still ties after every direction shares evenly
         found = input_dirs()
@@ -162,11 +168,17 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
         keys = [np.broadcast_to(np.arange(n), (B, n))] + [sign * np.asarray(t) for t in reversed(tans)] + [sign * x2]
         order = np.lexsort(keys, axis=-1)
         sv = np.take_along_axis(x2, order, axis=1)
-        start, end = _groups(sv, *[np.take_along_axis(np.asarray(t), order, axis=1) for t in tans])
-        tied_x = _groups(sv)
+        sorted_tans = [np.take_along_axis(np.asarray(t), order, axis=1) for t in tans]
+        start, end = _groups(sv, *sorted_tans)
         if policy.audit is not None:
-            policy.audit.record_directional(op, running.site, [int(np.count_nonzero(tied_x[1] > tied_x[0]))],
-                                            int(np.count_nonzero(tied_x[1] > tied_x[0])))
+            # how many tied elements (by value alone) each direction separated
+            tied_before = _tied(_groups(sv))
+            total, counts = int(np.count_nonzero(tied_before)), []
+            for depth in range(len(sorted_tans)):
+                still = _tied(_groups(sv, *sorted_tans[:depth + 1]))
+                counts.append(int(np.count_nonzero(tied_before)) - int(np.count_nonzero(still)) - sum(counts))
+            policy.audit.record_ties(op, running.site, tied_before, None, rule, x2)
+            policy.audit.record_directional(op, running.site, counts, total)
         rule = "split"
     else:
         order = np.argsort(sign * x2, axis=1, kind="stable")
@@ -199,7 +211,7 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     w_b = np.tile(w, B)
     j_b = np.tile(out_j, B)
     tied = end[rows_b, pos_b] > start[rows_b, pos_b]
-    if policy.audit is not None:
+    if policy.audit is not None and not directional:       # directional ties were recorded above
         policy.audit.record_ties(op, running.site, tied, None, rule, x2)
     if rule == "raise" and tied.any():
         raise_at(op, TIE, tied, [x2[rows_b, order[rows_b, pos_b]]], running.site)
