@@ -222,6 +222,7 @@ SPECS = [
            NORMAL),
     # exponentials, logarithms, trigonometry
     OpSpec("exp", kg.exp, torch.exp, ELEMENTWISE, NORMAL),
+    OpSpec("clone", lambda x: x.clone(), torch.clone, ELEMENTWISE, NORMAL),
     OpSpec("expm1", kg.expm1, torch.expm1, ELEMENTWISE, NORMAL),
     OpSpec("log", kg.log, torch.log, ELEMENTWISE, each(uniform(0.2, 3.0))),
     OpSpec("log1p", kg.log1p, torch.log1p, ELEMENTWISE, each(uniform(-0.5, 3.0))),

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 
 from .autodiff.primitive import Primitive, apply
-from .autodiff.state import _STATE, no_grad
+from .autodiff.state import _STATE, _set, no_grad
 from .tensor import Tensor, as_tensor
 
 
@@ -52,11 +52,23 @@ def _check_grads(name, grads, xs, tensor_mode, what="gradient"):
                     "a second derivative through it is not available. Write the rule with kinkgrad ops "
                     "(kg.where, kg.sign, ...) to differentiate it again.")
         garr = g.data if isinstance(g, Tensor) else np.asarray(g)
-        if np.shape(garr) != xshape and np.broadcast_shapes(np.shape(garr), xshape) != xshape:
-            raise ValueError(f"{name}: the {what} for input {i} has shape {np.shape(garr)} but the input has shape "
-                             f"{xshape}")
+        gshape = np.shape(garr)
+        try:
+            joint = np.broadcast_shapes(gshape, xshape)
+        except ValueError:
+            joint = None
+        if joint not in (gshape, xshape):     # the engine sums a broadcast gradient down to the input
+            raise ValueError(f"{name}: the {what} for input {i} has shape {gshape}, which does not fit the "
+                             f"input's shape {xshape}")
         out.append(g if tensor_mode else garr)
     return out
+
+
+def _forward_scope():
+    """How a custom op's own forward code runs: recorded when gradients are on (so residuals and
+    closures stay differentiable for higher orders) but with no tangents or probing directions:
+    forward mode goes through the custom rule, never through the code it replaces."""
+    return _set(levels=(), directional=0)
 
 
 def _note_surrogate():
@@ -91,7 +103,7 @@ def custom_gradient(f):
     @functools.wraps(f)
     def wrapper(*args):
         xs = [a if isinstance(a, Tensor) else as_tensor(a) for a in args]
-        with no_grad():
+        with _forward_scope():
             res = f(*xs)
         if not (isinstance(res, tuple) and len(res) == 2 and callable(res[1])):
             raise TypeError(f"{name}: the function must return (output, grad_fn), got {type(res).__name__}")
@@ -161,7 +173,7 @@ class Function:
         st = _STATE.get()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad and st.grad_enabled for a in args)
         ctx = FunctionCtx(needs)
-        with no_grad():
+        with no_grad(), _forward_scope():       # PyTorch runs forward without recording, too
             out = cls.forward(ctx, *args)
         outs = out if isinstance(out, tuple) else (out,)
         values = [o.data if isinstance(o, Tensor) else np.asarray(o) for o in outs]
@@ -172,6 +184,10 @@ class Function:
                 results.append(Tensor._wrap(v))
                 continue
             results.append(apply(prim, tuple(args), {"value": v, "ctx": ctx, "values": values, "index": i}))
+        # a saved output is the output itself (PyTorch's Exp example): give backward the recorded one,
+        # so a second derivative flows through this op again instead of treating it as a constant
+        swap = {id(o): r for o, r in zip(outs, results) if isinstance(o, Tensor)}
+        ctx.saved_tensors = tuple(swap.get(id(t), t) for t in ctx.saved_tensors)
         return tuple(results) if isinstance(out, tuple) else results[0]
 
 
@@ -252,7 +268,7 @@ class custom_vjp:
         full = list(args)
         for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
             full[i] = d
-        with no_grad():
+        with _forward_scope():
             out, res = self.fwd(*full)
         value = out.data if isinstance(out, Tensor) else np.asarray(out)
         return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed, "res": res})
@@ -280,7 +296,12 @@ class custom_jvp:
         res = self.rule(*fixed, tuple(xs), tuple(zeros))
         if not (isinstance(res, tuple) and len(res) == 2):
             raise TypeError(f"{self.prim.name}: the jvp rule must return (primal_out, tangent_out)")
-        return res[1]
+        t, p = res[1], res[0]
+        ts, ps = np.shape(getattr(t, "data", t)), np.shape(getattr(p, "data", p))
+        if ts != ps:
+            raise ValueError(f"{self.prim.name}: the jvp rule returned a tangent of shape {ts} for an output of "
+                             f"shape {ps}")
+        return t
 
     def _jvp(self, m, ts, out, *xs, value, fixed):
         return self._tangent(fixed, xs, ts)
@@ -302,7 +323,7 @@ class custom_jvp:
         full = list(args)
         for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
             full[i] = d
-        with no_grad():
+        with no_grad(), _forward_scope():
             out = self.fun(*full)
         value = out.data if isinstance(out, Tensor) else np.asarray(out)
         return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed})
@@ -324,6 +345,7 @@ def _st_vjp(m, g, out, x, value, grad_like, name):
 def _st_jvp(m, ts, out, x, value, grad_like, name):
     if ts[0] is None:
         return None
+    _note_surrogate()
     if grad_like is None:
         return ts[0]
     from .autodiff.transforms import jvp as _jvp
@@ -343,7 +365,7 @@ def straight_through(f, grad_like=None, name=None):
 
     def wrapped(x):
         xt = x if isinstance(x, Tensor) else as_tensor(x)
-        with no_grad():
+        with no_grad(), _forward_scope():
             y = f(xt)
         value = y.data if isinstance(y, Tensor) else np.asarray(y)
         if value.shape != xt.shape:

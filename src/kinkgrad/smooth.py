@@ -9,7 +9,7 @@ max at a tie; the value at the jump for sign and heaviside).
 | ``relu(x, eps)`` | 0 for x <= 0, x^2 / (2 eps) up to eps, x - eps/2 beyond | at most eps / 2 |
 | ``max(x, tau, axis)`` / ``min`` | tau logsumexp(x / tau) | between 0 and tau log n |
 | ``maximum(a, b, tau)`` / ``minimum`` | the same over two arguments | at most tau log 2 |
-| ``clip(x, lo, hi, eps)`` | lo + relu(x - lo) - relu(x - hi), smooth relus | at most eps |
+| ``clip(x, lo, hi, eps)`` | lo + relu(x - lo) - relu(x - hi + eps), smooth relus | at most eps |
 | ``sign(x, eps)`` | tanh(x / eps) | at most 2 e^(-2 abs(x) / eps) away from 0 |
 | ``heaviside(x, eps)`` | sigmoid(x / eps) | at most e^(-abs(x) / eps) away from 0 |
 | ``rank(x, tau)`` | 1/2 + sum_j sigmoid((x_i - x_j) / tau) (ranks from 1) | at most (n-1) sigmoid(-gap / tau) |
@@ -69,10 +69,11 @@ def minimum(a, b, tau=1e-2):
 
 
 def clip(x, lo, hi, eps=1e-3):
-    """lo + relu(x - lo) - relu(x - hi) with smooth relus: error <= eps, slope 0 at the bounds."""
-    if not lo < hi:
-        raise ValueError(f"smooth.clip: needs lo < hi, got {lo}, {hi}")
-    return lo + relu(x - lo, eps) - relu(x - hi, eps)
+    """lo + relu(x - lo) - relu(x - hi + eps) with smooth relus (the upper bend ends at hi, the lower
+    one starts at lo): error <= eps, slope 0 at both bounds (clip's default there)."""
+    if not lo + eps < hi:
+        raise ValueError(f"smooth.clip: needs lo + eps < hi, got lo={lo}, hi={hi}, eps={eps}")
+    return lo + relu(x - lo, eps) - relu(x - hi + eps, eps)
 
 
 def sign(x, eps=1e-2):

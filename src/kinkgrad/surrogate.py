@@ -73,5 +73,7 @@ def derivative(x, grad="fast_sigmoid", slope=None):
     """The surrogate derivative itself, as a NumPy array (for plots and checks)."""
     from .autodiff import rawops
 
+    if grad not in DEFAULT_SLOPE:
+        raise ValueError(f"surrogate.derivative: grad={grad!r}; choose one of {', '.join(DEFAULT_SLOPE)}")
     k = DEFAULT_SLOPE[grad] if slope is None else float(slope)
     return np.asarray(_derivative(rawops, np.asarray(x, dtype=float), grad, k))

@@ -110,7 +110,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
             else:
                 leaf_grads[p] = _add(leaf_grads[p], c) if p in leaf_grads else c
         if not retain_graph:
-            node.xs = node.out = None
+            node.xs = node.out = node.params = None     # params may hold closures over a forward graph
     for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
         if p in grads:
             g = grads.pop(p)

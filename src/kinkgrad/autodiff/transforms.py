@@ -348,8 +348,29 @@ def _jac_fwd(f, x, kinks):
 
 
 def hessian(f, argnums=0, kinks=None):
-    """Second derivatives of scalar ``f`` (forward-over-reverse)."""
-    return jacobian(grad(f, argnums=argnums, kinks=kinks), argnums=argnums, mode="fwd", kinks=kinks)
+    """Second derivatives of scalar ``f``: forward-over-reverse, or reverse-over-reverse where some op
+    has no forward rule (a custom_vjp, say). With a tuple ``argnums``, ``H[i][j]`` is the block for
+    arguments i and j."""
+
+    def one(i, j):
+        gi = grad(f, argnums=i, kinks=kinks)
+
+        def block(*args):
+            try:
+                return jacobian(gi, argnums=j, mode="fwd", kinks=kinks)(*args)
+            except NotImplementedError:
+                return jacobian(gi, argnums=j, mode="rev", kinks=kinks)(*args)
+        return block
+
+    if isinstance(argnums, int):
+        return one(argnums, argnums)
+    nums = tuple(argnums)
+
+    @functools.wraps(f)
+    def blocks(*args):
+        return tuple(tuple(one(i, j)(*args) for j in nums) for i in nums)
+
+    return blocks
 
 
 def hvp(f, primals, tangents, kinks=None):

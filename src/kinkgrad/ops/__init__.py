@@ -12,7 +12,7 @@ from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
-from .elementwise import (add, cast, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
+from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
                           isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
                           subtract, tan, tanh)
@@ -32,7 +32,7 @@ from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, 
 __all__ = [
     # arithmetic and smooth elementwise
     "add", "subtract", "multiply", "divide", "negative", "power", "pow", "reciprocal", "square", "exp",
-    "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "erf", "cast",
+    "expm1", "log", "log1p", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "softplus", "erf", "cast", "copy",
     "mul", "div", "sub", "neg", "true_divide",
     # comparisons and logic (not differentiable)
     "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and", "logical_or",

@@ -117,6 +117,9 @@ _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 erf = elementwise("erf", _erf_kernel, lambda m, out, x: _TWO_OVER_SQRT_PI * m.exp(-x * x),
                   doc="Error function; d/dx = 2/sqrt(pi) e^(-x^2).")
 
+copy = Primitive("copy", lambda x: np.array(x, copy=True), vjp=lambda m, g, out, x: g, linear=True,
+                 doc="A fresh copy of x (Tensor.clone); the gradient passes through.")
+
 # -- dtype ------------------------------------------------------------------------------------
 cast = Primitive("cast", lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
                  vjp=lambda m, g, out, x, dtype: g, linear=True,
