@@ -9,6 +9,10 @@ from .. import random as _random
 
 
 def _rng(seed):
+    """A seed, a Generator (a layer passes one so its weight and bias are independent draws), or
+    None for the global generator (``kg.random.manual_seed``)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
     return np.random.default_rng(seed) if seed is not None else _random._global
 
 

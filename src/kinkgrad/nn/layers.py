@@ -109,9 +109,10 @@ class Dense(Module):
             self.build(n_in)
 
     def build(self, n_in):
-        self.kernel = Parameter(initializers.get(self.kernel_initializer)((n_in, self.units), self.seed, self.dtype))
+        rng = initializers._rng(self.seed)
+        self.kernel = Parameter(initializers.get(self.kernel_initializer)((n_in, self.units), rng, self.dtype))
         if self.use_bias:
-            self.bias = Parameter(initializers.get(self.bias_initializer)((self.units,), self.seed, self.dtype))
+            self.bias = Parameter(initializers.get(self.bias_initializer)((self.units,), rng, self.dtype))
 
     def forward(self, x):
         x = _input(x, "Dense")
@@ -139,8 +140,10 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, seed=None, dtype="float32"):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(initializers.torch_uniform((out_features, in_features), in_features, seed, dtype))
-        self.bias = Parameter(initializers.torch_uniform((out_features,), in_features, seed, dtype)) if bias else None
+        self.seed, self.dtype = seed, np.dtype(dtype).name
+        rng = initializers._rng(seed)
+        self.weight = Parameter(initializers.torch_uniform((out_features, in_features), in_features, rng, dtype))
+        self.bias = Parameter(initializers.torch_uniform((out_features,), in_features, rng, dtype)) if bias else None
 
     def forward(self, x):
         x = _input(x, "Linear")
@@ -150,7 +153,8 @@ class Linear(Module):
         return y + self.bias if self.bias is not None else y
 
     def get_config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}
+        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None,
+                "seed": self.seed, "dtype": self.dtype}
 
 
 # -- convolutions and pooling ---------------------------------------------------------------------------
@@ -165,12 +169,14 @@ class Conv2d(Module):
                  seed=None, dtype="float32"):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.seed, self.dtype = seed, np.dtype(dtype).name
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation = _pair(padding), _pair(dilation)
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        rng = initializers._rng(seed)
         self.weight = Parameter(initializers.torch_uniform((out_channels, in_channels) + self.kernel_size, fan_in,
-                                                           seed, dtype))
-        self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, seed, dtype)) if bias else None
+                                                           rng, dtype))
+        self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, rng, dtype)) if bias else None
 
     def forward(self, x):
         x = _input(x, "Conv2d")
@@ -181,7 +187,7 @@ class Conv2d(Module):
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "dilation": self.dilation, "bias": self.bias is not None}
+                "dilation": self.dilation, "bias": self.bias is not None, "seed": self.seed, "dtype": self.dtype}
 
 
 class Conv1d(Module):
@@ -191,12 +197,14 @@ class Conv1d(Module):
                  seed=None, dtype="float32"):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.seed, self.dtype = seed, np.dtype(dtype).name
         self.kernel_size, self.stride, self.padding, self.dilation = int(kernel_size), int(stride), int(padding), \
             int(dilation)
         fan_in = self.in_channels * self.kernel_size
+        rng = initializers._rng(seed)
         self.weight = Parameter(initializers.torch_uniform((out_channels, in_channels, self.kernel_size), fan_in,
-                                                           seed, dtype))
-        self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, seed, dtype)) if bias else None
+                                                           rng, dtype))
+        self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, rng, dtype)) if bias else None
 
     def forward(self, x):
         x = _input(x, "Conv1d")
@@ -209,7 +217,7 @@ class Conv1d(Module):
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "dilation": self.dilation, "bias": self.bias is not None}
+                "dilation": self.dilation, "bias": self.bias is not None, "seed": self.seed, "dtype": self.dtype}
 
 
 class MaxPool2d(Module):
@@ -270,6 +278,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype="float32"):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.dtype = np.dtype(dtype).name
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
         self.running_mean = np.zeros(num_features, dtype)
@@ -303,7 +312,7 @@ class _BatchNorm(Module):
 
     def get_config(self):
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
-                "affine": self.weight is not None}
+                "affine": self.weight is not None, "dtype": self.dtype}
 
 
 class BatchNorm1d(_BatchNorm):
@@ -321,6 +330,7 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps = float(eps)
+        self.dtype = np.dtype(dtype).name
         self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if elementwise_affine else None
 
@@ -337,7 +347,7 @@ class LayerNorm(Module):
 
     def get_config(self):
         return {"normalized_shape": self.normalized_shape, "eps": self.eps,
-                "elementwise_affine": self.weight is not None}
+                "elementwise_affine": self.weight is not None, "dtype": self.dtype}
 
 
 class Embedding(Module):
@@ -346,6 +356,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, seed=None, dtype="float32"):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.seed, self.dtype = seed, np.dtype(dtype).name
         rng = np.random.default_rng(seed) if seed is not None else _random._global
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
@@ -359,4 +370,5 @@ class Embedding(Module):
         return self.weight[idx]
 
     def get_config(self):
-        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim}
+        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim, "seed": self.seed,
+                "dtype": self.dtype}

@@ -111,7 +111,12 @@ class Module:
         obj = self
         *path, last = dotted.split(".")
         for part in path:
-            obj = obj[int(part)] if isinstance(obj, (list, tuple)) else getattr(obj, part)
+            if isinstance(obj, (list, tuple)):
+                obj = obj[int(part)]
+            elif isinstance(obj, dict):
+                obj = obj[part]
+            else:
+                obj = getattr(obj, part)
         setattr(obj, last, value)
 
     def train(self, mode=True):

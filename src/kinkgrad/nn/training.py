@@ -118,17 +118,11 @@ class Model(Module):
 
     def train_step(self, xb, yb):
         """One optimisation step on a batch; returns the loss value."""
-        params = self.parameters()
-        if not params:            # lazy layers: build them with a forward pass
-            with no_grad():
-                self(xb)
-            params = self.parameters()
-            self.optimizer.bind(params)
-        elif not self.optimizer.params:
-            self.optimizer.bind(params)
-
-        loss = self.loss_fn(yb, self(xb))
         self.zero_grad()
+        loss = self.loss_fn(yb, self(xb))       # the forward pass also builds lazy layers
+        params = self.parameters()
+        if len(params) != len(self.optimizer.params) or any(a is not b for a, b in zip(params, self.optimizer.params)):
+            self.optimizer.bind(params)         # optimizer state is kept per parameter, so rebinding is safe
         loss.backward()
         self.optimizer.step()
         return float(loss.item())
@@ -166,6 +160,7 @@ class Model(Module):
                 for b in range(n_batches):
                     idx = order[b * batch_size:(b + 1) * batch_size]
                     xb, yb = X[idx], Y[idx]
+                    _check_finite(xb, yb, idx, epoch, b)
                     value = self.train_step(xb, yb)
                     if not math.isfinite(value):
                         bad = np.flatnonzero(~np.isfinite(xb.reshape(len(xb), -1)).all(axis=1))
@@ -242,6 +237,14 @@ class Model(Module):
             raise RuntimeError("load_weights: this model has not built its layers yet; call it once on an input "
                                "(or give Dense an input_shape) before loading")
         self.load_state_dict(state, strict=strict)
+
+
+def _check_finite(xb, yb, idx, epoch, b):
+    for name, arr in (("x", xb), ("y", yb)):
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            rows = idx[np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))]
+            raise FloatingPointError(f"fit: epoch {epoch + 1}, batch {b + 1}: {name} has NaN or inf in sample(s) "
+                                     f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; clean the data first")
 
 
 def _progress(total, desc, verbose):

@@ -27,10 +27,11 @@ col2im = Primitive("col2im", rawops.col2im,
 _pool_max = _extreme("max_pool2d", np.max, True)
 
 
-def _pair(v, name):
-    v = (v, v) if isinstance(v, int) else tuple(v)
-    if len(v) != 2 or min(v) < 1:
-        raise ValueError(f"max_pool2d: {name} must be a positive int or a pair, got {v}")
+def _pair(v, name, op="max_pool2d", minimum=1):
+    v = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
+    if len(v) != 2 or min(v) < minimum:
+        kind = "a non-negative" if minimum == 0 else "a positive"
+        raise ValueError(f"{op}: {name} must be {kind} int or a pair of them, got {v}")
     return v
 
 
@@ -48,8 +49,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     if len(shape) not in (3, 4):
         raise ValueError(f"max_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
     x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    if padding:
-        p = _pair(padding, "padding") if not isinstance(padding, int) else (padding, padding)
+    p = _pair(padding, "padding", minimum=0)
+    if p != (0, 0):
         x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=-np.inf)
     h, w = shape_of(x4)[2:]
     if h < k[0] or w < k[1]:
@@ -65,14 +66,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     from .reduce import mean
     from .shape import pad, reshape
 
-    k = _pair(kernel_size, "kernel_size")
-    s = _pair(stride if stride is not None else k, "stride")
+    k = _pair(kernel_size, "kernel_size", "avg_pool2d")
+    s = _pair(stride if stride is not None else k, "stride", "avg_pool2d")
     shape = tuple(shape_of(x))
     if len(shape) not in (3, 4):
         raise ValueError(f"avg_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
     x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    if padding:
-        p = _pair(padding, "padding")
+    p = _pair(padding, "padding", "avg_pool2d", minimum=0)
+    if p != (0, 0):
         x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
     out = mean(windows2d(x4, k=k, s=s), axis=(4, 5))
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
@@ -89,8 +90,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
         raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
     if sx[1] != sw[1]:
         raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
-    s, d = _pair(stride, "stride"), _pair(dilation, "dilation")
-    p = _pair(padding, "padding") if not isinstance(padding, int) else (padding, padding)
+    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
+    p = _pair(padding, "padding", "conv2d", minimum=0)
     if p[0] or p[1]:
         x = pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
     k = (sw[2], sw[3])

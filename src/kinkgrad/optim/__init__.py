@@ -54,7 +54,7 @@ class Optimizer:
             g = np.asarray(p.grad.data, dtype=p.data.dtype)
             if not np.all(np.isfinite(g)):
                 raise FloatingPointError(f"{type(self).__name__}.step(): a gradient of shape {p.shape} contains "
-                                         "NaN or inf; lower the learning rate or check the loss")
+                                         "NaN or inf; check the data and the loss, or lower the learning rate")
             st = self.state.setdefault(id(p), {})
             update, st = type(self).rule(g, p.data, st, self.steps, lr, **self.hyper)
             p.data = (p.data + update).astype(p.data.dtype, copy=False)
