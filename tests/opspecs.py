@@ -168,6 +168,7 @@ def each(*samplers):
 
 
 NORMAL = each(normal())
+CONV_W = np.random.default_rng(7).standard_normal((3, 2, 3, 2))    # a fixed kernel for vjp_of_conv2d
 
 
 def unary(*shapes):
@@ -577,6 +578,16 @@ SPECS = [
            each(distinct()), smooth=False),
     OpSpec("max_pool2d_k3_s2", lambda x: kg.max_pool2d(x, kernel_size=3, stride=2),
            lambda x: F.max_pool2d(x, kernel_size=3, stride=2), unary((1, 2, 7, 6)), each(distinct()), smooth=False),
+    # convolution (im2col + one GEMM): x and weight (and bias) differentiated, bilinear so smooth
+    OpSpec("conv2d", lambda x, w: kg.conv2d(x, w), lambda x, w: F.conv2d(x, w),
+           (((2, 3, 5, 6), (4, 3, 3, 2)), ((1, 1, 4, 4), (2, 1, 1, 1))), NORMAL, diff=(0, 1)),
+    OpSpec("conv2d_s2_p1_d2_bias", lambda x, w, b: kg.conv2d(x, w, b, stride=2, padding=1, dilation=2),
+           lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=2),
+           (((2, 2, 7, 6), (3, 2, 2, 3), (3,)),), NORMAL, diff=(0, 1, 2)),
+    OpSpec("vjp_of_conv2d_wrt_x", lambda x, g: kg.vjp(lambda y: kg.conv2d(y, CONV_W), x)[1](g)[0],
+           lambda x, g: torch.autograd.grad(F.conv2d(x, torch.tensor(CONV_W, dtype=x.dtype), stride=1), x, g,
+                                            create_graph=True)[0],
+           (((2, 2, 5, 4), (2, 3, 3, 3)),), NORMAL, diff=(0, 1)),
     # derivative maps as ops: the linear primitives that order statistics and pooling differentiate
     # through (select_transpose, select_apply, col2im) appear only in backward / tangent graphs, so these
     # specs record them by taking a VJP (or JVP) inside the op; d/dx is 0 (the selection is locally constant)

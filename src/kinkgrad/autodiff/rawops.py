@@ -124,3 +124,25 @@ def col2im(g, shape, k, s, d=(1, 1)):
         for j in range(k[1]):
             out[:, :, i * d[0]:i * d[0] + s[0] * oh:s[0], j * d[1]:j * d[1] + s[1] * ow:s[1]] += g[:, :, :, :, i, j]
     return out
+
+
+def im2col(x, k, s, d=(1, 1)):
+    """(N, C, H, W) -> (N*OH*OW, C*kh*kw): one row per output position, made with a single copy."""
+    span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
+    v = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))[:, :, ::s[0], ::s[1], ::d[0], ::d[1]]
+    n, c, oh, ow = v.shape[:4]
+    return np.ascontiguousarray(v.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * k[0] * k[1])
+
+
+def col2im_rows(g, shape, k, s, d=(1, 1)):
+    """The transpose of im2col: every row's values summed back onto the (N, C, H, W) image."""
+    n, c, h, w = shape
+    oh = (h - (k[0] - 1) * d[0] - 1) // s[0] + 1
+    ow = (w - (k[1] - 1) * d[1] - 1) // s[1] + 1
+    g6 = np.asarray(g).reshape(n, oh, ow, c, k[0], k[1])
+    out = np.zeros(shape, dtype=g6.dtype)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            out[:, :, i * d[0]:i * d[0] + s[0] * oh:s[0], j * d[1]:j * d[1] + s[1] * ow:s[1]] += \
+                g6[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+    return out

@@ -22,7 +22,7 @@ from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, h
                         leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
                         threshold, trunc)
 from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
-from .pool import avg_pool2d, col2im, conv2d, max_pool2d, windows2d
+from .pool import avg_pool2d, col2im, col2im_rows, conv2d, im2col, max_pool2d, windows2d
 from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
                      std, sum, var)
@@ -41,7 +41,7 @@ __all__ = [
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
     "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",
     "hardshrink", "threshold", "median", "quantile", "cummax", "cummin", "max_pool2d", "avg_pool2d", "conv2d",
-    "select_apply", "select_transpose", "windows2d", "col2im",
+    "select_apply", "select_transpose", "windows2d", "col2im", "im2col", "col2im_rows",
     # activations
     "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
     # reductions and normalisers

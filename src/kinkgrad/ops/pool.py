@@ -24,6 +24,13 @@ col2im = Primitive("col2im", rawops.col2im,
                    vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
                    doc="The transpose of windows2d: sum window values back onto the image.")
 
+im2col = Primitive("im2col", rawops.im2col,
+                   vjp=lambda m, g, out, x, k, s, d=(1, 1): m.col2im_rows(g, shape_of(x), k, s, d), linear=True,
+                   doc="(N, C, H, W) -> (N*OH*OW, C*kh*kw) rows of windows (convolution as one GEMM).")
+col2im_rows = Primitive("col2im_rows", rawops.col2im_rows,
+                        vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.im2col(gg, k, s, d), linear=True,
+                        doc="The transpose of im2col.")
+
 _pool_max = _extreme("max_pool2d", np.max, True)
 
 
@@ -55,9 +62,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     h, w = shape_of(x4)[2:]
     if h < k[0] or w < k[1]:
         raise ValueError(f"max_pool2d: window {k} is larger than the (padded) input {h}x{w}")
-    win = windows2d(x4, k=k, s=s)
-    win = reshape(win, tuple(shape_of(win)[:4]) + (k[0] * k[1],))
-    out = _pool_max(win, axis=(4,), keepdims=False)
+    if s == k:
+        # non-overlapping windows are a reshape (a view, no copy): max over the two window axes
+        from .index import getitem
+
+        n, c = shape_of(x4)[:2]
+        oh, ow = h // k[0], w // k[1]
+        if (oh * k[0], ow * k[1]) != (h, w):
+            x4 = getitem(x4, (slice(None), slice(None), slice(0, oh * k[0]), slice(0, ow * k[1])))
+        out = _pool_max(reshape(x4, (n, c, oh, k[0], ow, k[1])), axis=(3, 5), keepdims=False)
+    else:
+        win = windows2d(x4, k=k, s=s)
+        win = reshape(win, tuple(shape_of(win)[:4]) + (k[0] * k[1],))
+        out = _pool_max(win, axis=(4,), keepdims=False)
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
 
 
@@ -98,9 +115,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     h, w = shape_of(x)[2:]
     if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
         raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
-    win = windows2d(x, k=k, s=s, d=d)                                  # (N, C, OH, OW, kh, kw)
-    n, c, oh, ow = shape_of(win)[:4]
-    cols = reshape(transpose(win, (0, 2, 3, 1, 4, 5)), (n * oh * ow, c * k[0] * k[1]))
+    n = sx[0]
+    oh = (h - (k[0] - 1) * d[0] - 1) // s[0] + 1
+    ow = (w - (k[1] - 1) * d[1] - 1) // s[1] + 1
+    cols = im2col(x, k=k, s=s, d=d)                                      # (N*OH*OW, C*kh*kw)
     out = matmul(cols, transpose(reshape(weight, (sw[0], -1)), (1, 0)))     # (N*OH*OW, O)
     if bias is not None:
         out = out + bias
