@@ -168,9 +168,14 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     slope (``right`` for a max); moving it away gives 0 unless it was the only candidate.
     """
     policy = _POLICY.get()
-    count = hit.sum(axis=axis, keepdims=True)
     if policy.is_default:
-        return hit / count
+        # the common case has no ties at all: one global count tells, and the mask is the answer
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        outputs = hit.size // max(1, int(np.prod([hit.shape[a] for a in axes])))
+        if np.count_nonzero(hit) == outputs:
+            return hit
+        return hit / hit.sum(axis=axis, keepdims=True)
+    count = hit.sum(axis=axis, keepdims=True)
     from .declare import TIE
 
     rule = effective_rule(policy, op, TIE)

@@ -105,7 +105,8 @@ def _extreme_weights(op, out, x, axis, largest, g=None):
     outr = out.data if isinstance(out, Tensor) else np.asarray(out)
     hit = raw == outr.reshape(_kept_shape(raw.shape, axis))
     gr = None if g is None else (g.data if isinstance(g, Tensor) else g)
-    return tie_weights(op, hit, axis, largest, g=gr, x=raw).astype(raw.dtype, copy=False)
+    w = tie_weights(op, hit, axis, largest, g=gr, x=raw)
+    return w if w.dtype == bool else w.astype(raw.dtype, copy=False)   # a bool mask multiplies as 0/1
 
 
 def _extreme(name, kernel, largest):
