@@ -98,17 +98,16 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
         for p, c, x in zip(node.parents, cts, node.xs):
             if p is None:
                 continue
-            if type(p) is not Node:
-                seen_leaves.append(p)
             if c is None:
+                if type(p) is not Node:
+                    seen_leaves.append(p)
                 if node.prim.piecewise_constant:
                     cuts.append((node.prim.name, node.site))
                 continue
             c = _fit(c, x, m, node.prim.name)
-            if type(p) is Node:
-                grads[p] = _add(grads[p], c) if p in grads else c
-            else:
-                leaf_grads[p] = _add(leaf_grads[p], c) if p in leaf_grads else c
+            acc = grads if type(p) is Node else leaf_grads
+            prev = acc.get(p)
+            acc[p] = c if prev is None else prev + c
         if not retain_graph:
             node.xs = node.out = node.params = None     # params may hold closures over a forward graph
     for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
@@ -141,6 +140,8 @@ def _add(a, b):
 
 def _fit(c, x, m, opname):
     """Sum a cotangent back to its input's shape (broadcasting) and cast it to the input's dtype."""
+    if type(c) is np.ndarray and c.shape == x.shape and c.dtype == x.dtype:
+        return c            # the common case, checked first: it runs once per edge of every backward
     shape = np.shape(x)
     cshape = c.shape if hasattr(c, "shape") else ()
     if cshape != shape:
