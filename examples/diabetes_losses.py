@@ -30,14 +30,6 @@ LOSSES = {   # name: (kinkgrad loss, PyTorch loss builder)
 }
 
 
-class EpochTimer(nn.Callback):
-    def on_train_begin(self, model):
-        self.times, self._t = [], time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs, model):
-        now = time.perf_counter()
-        self.times.append(now - self._t)
-        self._t = now
 
 
 def load():
@@ -59,7 +51,7 @@ def train_kinkgrad(loss, data, args):
     model = build(args.seed)
     start = model.state_dict()
     model.compile(optimizer=optim.Adam(lr=args.lr), loss=loss)
-    timer = EpochTimer()
+    timer = nn.EpochTimer()
     model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size, callbacks=[timer], verbose=0,
               seed=args.seed)
     mae = float(np.mean(np.abs(model.predict(Xte).data * ys + ym - yte)))

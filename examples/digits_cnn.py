@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -20,14 +19,6 @@ from sklearn.model_selection import train_test_split
 from kinkgrad import losses, nn, optim
 
 
-class EpochTimer(nn.Callback):
-    def on_train_begin(self, model):
-        self.times, self._t = [], time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs, model):
-        now = time.perf_counter()
-        self.times.append(now - self._t)
-        self._t = now
 
 
 def build(seed):
@@ -59,7 +50,7 @@ def main(argv=None):
                   loss=losses.get("sparse_categorical_crossentropy", from_logits=True), metrics=["accuracy"])
     print(f"digits CNN: {n_params} parameters, {len(Xtr)} train / {len(Xte)} test, Adam lr={args.lr} cosine, "
           f"batch {args.batch_size}, {args.epochs} epochs")
-    timer = EpochTimer()
+    timer = nn.EpochTimer()
     h = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size, validation_data=(Xte, yte),
                   callbacks=[timer], verbose=int(args.verbose), seed=args.seed).history
     print(f"{'epoch':>5} | {'loss':>7} {'train acc':>9} {'val acc':>7} {'time s':>7}")

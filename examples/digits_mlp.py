@@ -20,16 +20,6 @@ from sklearn.model_selection import train_test_split
 from kinkgrad import losses, nn, optim
 
 
-class EpochTimer(nn.Callback):
-    """Records the wall-clock seconds of every epoch (training plus the end-of-epoch metrics)."""
-
-    def on_train_begin(self, model):
-        self.times, self._t = [], time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs, model):
-        now = time.perf_counter()
-        self.times.append(now - self._t)
-        self._t = now
 
 
 def load(seed_split=0):
@@ -47,7 +37,7 @@ def build_kinkgrad(seed):
 def train_kinkgrad(model, Xtr, ytr, Xte, yte, args):
     model.compile(optimizer=optim.Adam(lr=args.lr),
                   loss=losses.get("sparse_categorical_crossentropy", from_logits=True), metrics=["accuracy"])
-    timer = EpochTimer()
+    timer = nn.EpochTimer()
     history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size, validation_data=(Xte, yte),
                         callbacks=[timer], verbose=int(args.verbose), seed=args.seed)
     return history.history, timer.times, model.evaluate(Xte, yte)["accuracy"]

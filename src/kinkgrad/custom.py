@@ -205,17 +205,16 @@ def _function_prim(cls, index, n_out):
         grads = cls.backward(ctx, *gs)
         return _check_grads(f"{cls.__name__}.backward", grads, xs, tensor_mode)
 
-    jvp = None
-    if "jvp" in cls.__dict__ or any("jvp" in c.__dict__ for c in cls.__mro__[1:-2]):
-        def jvp(m, ts, out, *xs, value, ctx, values, index):
-            tangents = [t if t is not None else (Tensor._wrap(np.zeros_like(x.data if isinstance(x, Tensor) else x))
-                                                  if isinstance(x, (Tensor, np.ndarray)) else None)
-                        for t, x in zip(ts, xs)]
-            res = cls.jvp(ctx, *tangents)
-            res = res if isinstance(res, tuple) else (res,)
-            return res[index]
+    def jvp(m, ts, out, *xs, value, ctx, values, index):
+        tangents = [t if t is not None else (Tensor._wrap(np.zeros_like(x.data if isinstance(x, Tensor) else x))
+                                              if isinstance(x, (Tensor, np.ndarray)) else None)
+                    for t, x in zip(ts, xs)]
+        res = cls.jvp(ctx, *tangents)
+        res = res if isinstance(res, tuple) else (res,)
+        return res[index]
 
-    return _value_prim(name, vjp=vjp, jvp=jvp)
+    # forward mode only where the class (or a base) defines jvp(ctx, *tangents)
+    return _value_prim(name, vjp=vjp, jvp=jvp if getattr(cls, "jvp", None) is not None else None)
 
 
 def once_differentiable(fn):

@@ -12,7 +12,7 @@ from ..kinks.cuts import describe, warn_cut
 from ..kinks.policy import _POLICY
 from . import rawops, sites
 from .primitive import Node
-from .state import _STATE, _set
+from .state import _set
 
 
 def toposort(roots, stop=()):

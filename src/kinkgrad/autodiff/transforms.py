@@ -16,7 +16,7 @@ from ..kinks.cuts import warn_cut
 from ..kinks.policy import _POLICY
 from .directional import MAX_DEPTH
 from .backward import run_backward
-from .primitive import Node, Primitive, _ref
+from .primitive import Primitive, _ref
 from .state import _STATE, _set, new_level
 
 _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linear=True,
@@ -332,7 +332,7 @@ def _jac_rev(f, x, kinks):
 
 
 def _jac_fwd(f, x, kinks):
-    from ..ops import reshape, stack, transpose
+    from ..ops import reshape, stack
 
     xa = x.data if isinstance(x, Tensor) else _to_array(x)
     cols, out = [], None

@@ -11,12 +11,13 @@ from .layers import (ACTIVATIONS, CELU, ELU, GELU, SELU, Activation, AvgPool2d, 
                      LeakyReLU, Linear, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Swish,
                      Tanh)
 from .module import Module, Parameter
-from .training import Callback, EarlyStopping, History, LambdaCallback, Model, Sequential
+from .training import Callback, EarlyStopping, EpochTimer, History, LambdaCallback, Model, Sequential
 
 Layer = Module   # Keras' name for the base class of custom layers
 
 __all__ = ["ACTIVATIONS", "Activation", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Callback", "Conv1d",
-           "Conv2d", "Dense", "Dropout", "ELU", "EarlyStopping", "Embedding", "Flatten", "GELU", "Hardsigmoid",
+           "Conv2d", "Dense", "Dropout", "ELU", "EarlyStopping", "Embedding", "EpochTimer", "Flatten", "GELU",
+           "Hardsigmoid",
            "Hardswish", "Hardtanh", "History", "LambdaCallback", "Layer", "LayerNorm", "LeakyReLU", "Linear",
            "MaxPool2d", "Mish", "Model", "Module", "Parameter", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU",
            "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "init"]

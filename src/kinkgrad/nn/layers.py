@@ -162,27 +162,24 @@ def _pair(v):
     return (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
 
 
-class Conv2d(Module):
-    """2-D convolution on (N, C, H, W) (PyTorch's layout and defaults): stride, padding, dilation."""
+class _Conv(Module):
+    """What the convolutions share: PyTorch's argument names, defaults and initialisation."""
+
+    dims = 2
+    _norm = staticmethod(_pair)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
                  seed=None, dtype="float32"):
         super().__init__()
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.seed, self.dtype = seed, np.dtype(dtype).name
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
-        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        self.kernel_size, self.stride = self._norm(kernel_size), self._norm(stride)
+        self.padding, self.dilation = self._norm(padding), self._norm(dilation)
+        kshape = self.kernel_size if self.dims == 2 else (self.kernel_size,)
+        fan_in = self.in_channels * int(np.prod(kshape))
         rng = initializers._rng(seed)
-        self.weight = Parameter(initializers.torch_uniform((out_channels, in_channels) + self.kernel_size, fan_in,
-                                                           rng, dtype))
+        self.weight = Parameter(initializers.torch_uniform((out_channels, in_channels) + kshape, fan_in, rng, dtype))
         self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, rng, dtype)) if bias else None
-
-    def forward(self, x):
-        x = _input(x, "Conv2d")
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"Conv2d: expects input (N, {self.in_channels}, H, W), got shape {x.shape}")
-        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def get_config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -190,21 +187,21 @@ class Conv2d(Module):
                 "dilation": self.dilation, "bias": self.bias is not None, "seed": self.seed, "dtype": self.dtype}
 
 
-class Conv1d(Module):
+class Conv2d(_Conv):
+    """2-D convolution on (N, C, H, W) (PyTorch's layout and defaults): stride, padding, dilation."""
+
+    def forward(self, x):
+        x = _input(x, "Conv2d")
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d: expects input (N, {self.in_channels}, H, W), got shape {x.shape}")
+        return ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+
+class Conv1d(_Conv):
     """1-D convolution on (N, C, L) (PyTorch's layout), as a 2-D convolution of height 1."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True,
-                 seed=None, dtype="float32"):
-        super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.seed, self.dtype = seed, np.dtype(dtype).name
-        self.kernel_size, self.stride, self.padding, self.dilation = int(kernel_size), int(stride), int(padding), \
-            int(dilation)
-        fan_in = self.in_channels * self.kernel_size
-        rng = initializers._rng(seed)
-        self.weight = Parameter(initializers.torch_uniform((out_channels, in_channels, self.kernel_size), fan_in,
-                                                           rng, dtype))
-        self.bias = Parameter(initializers.torch_uniform((out_channels,), fan_in, rng, dtype)) if bias else None
+    dims = 1
+    _norm = staticmethod(int)
 
     def forward(self, x):
         x = _input(x, "Conv1d")
@@ -213,11 +210,6 @@ class Conv1d(Module):
         y = ops.conv2d(ops.expand_dims(x, 2), ops.expand_dims(self.weight, 2), self.bias, (1, self.stride),
                        (0, self.padding), (1, self.dilation))
         return ops.squeeze(y, 2)
-
-    def get_config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding,
-                "dilation": self.dilation, "bias": self.bias is not None, "seed": self.seed, "dtype": self.dtype}
 
 
 class MaxPool2d(Module):

@@ -78,6 +78,21 @@ class EarlyStopping(Callback):
             model.load_state_dict(self.best_weights)
 
 
+class EpochTimer(Callback):
+    """Records the wall-clock seconds of every epoch (training plus the end-of-epoch metrics) in ``times``."""
+
+    def on_train_begin(self, model):
+        import time
+
+        self._clock = time.perf_counter
+        self.times, self._t = [], self._clock()
+
+    def on_epoch_end(self, epoch, logs, model):
+        now = self._clock()
+        self.times.append(now - self._t)
+        self._t = now
+
+
 class LambdaCallback(Callback):
     def __init__(self, on_epoch_end=None):
         self._fn = on_epoch_end

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..kinks.declare import Kink
 from ._declare import elementwise
-from .elementwise import erf, exp, sigmoid, softplus, tanh
+from .elementwise import erf, sigmoid, softplus, tanh
 from .nonsmooth import hardshrink, hardsigmoid, hardswish, hardtanh, relu, relu6, softshrink, threshold
 
 _SELU_ALPHA = 1.6732632423543772
