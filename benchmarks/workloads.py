@@ -151,7 +151,7 @@ def mlp_step_kinkgrad(params, X, y, lr=0.01):
     h = kg.relu(X @ w1 + b1)
     h = kg.relu(h @ w2 + b2)
     logits = h @ w3 + b3
-    loss = -kg.mean(kg.log_softmax(logits)[np.arange(len(y)), y])
+    loss = kg.mean(kg.softmax_cross_entropy(logits, y))      # fused, like F.cross_entropy
     loss.backward()
     for p in params:
         p.data -= lr * p.grad.data
@@ -216,7 +216,7 @@ def cnn_step_kinkgrad(params, X, y, lr=0.01):
     h = kg.max_pool2d(kg.relu(kg.conv2d(X, c1, b1, padding=1)), 2)
     h = kg.max_pool2d(kg.relu(kg.conv2d(h, c2, b2, padding=1)), 2)
     logits = h.reshape(len(y), -1) @ w + b
-    loss = -kg.mean(kg.log_softmax(logits)[np.arange(len(y)), y])
+    loss = kg.mean(kg.softmax_cross_entropy(logits, y))
     loss.backward()
     for p in params:
         p.data -= lr * p.grad.data

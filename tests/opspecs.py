@@ -168,6 +168,7 @@ def each(*samplers):
 
 
 NORMAL = each(normal())
+SCE_LABELS = np.array([0, 3, 1, 1, 2, 3])                          # fixed labels for softmax_cross_entropy
 CONV_W = np.random.default_rng(7).standard_normal((3, 2, 3, 2))    # a fixed kernel for vjp_of_conv2d
 
 
@@ -578,6 +579,8 @@ SPECS = [
            each(distinct()), smooth=False),
     OpSpec("max_pool2d_k3_s2", lambda x: kg.max_pool2d(x, kernel_size=3, stride=2),
            lambda x: F.max_pool2d(x, kernel_size=3, stride=2), unary((1, 2, 7, 6)), each(distinct()), smooth=False),
+    OpSpec("softmax_cross_entropy", lambda z: kg.softmax_cross_entropy(z, SCE_LABELS),
+           lambda z: F.cross_entropy(z, torch.tensor(SCE_LABELS), reduction="none"), unary((6, 4)), NORMAL),
     # convolution (im2col + one GEMM): x and weight (and bias) differentiated, bilinear so smooth
     OpSpec("conv2d", lambda x, w: kg.conv2d(x, w), lambda x, w: F.conv2d(x, w),
            (((2, 3, 5, 6), (4, 3, 3, 2)), ((1, 1, 4, 4), (2, 1, 1, 1))), NORMAL, diff=(0, 1)),

@@ -157,6 +157,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smo
     if labels.size and (labels.min() < 0 or labels.max() >= sp[1]):
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {sp[1]}), got min "
                          f"{labels.min()}, max {labels.max()}")
+    if from_logits and not label_smoothing:
+        return _reduce(ops.softmax_cross_entropy(y_pred, labels), reduction, "sparse_categorical_crossentropy")
     logp = ops.log_softmax(y_pred, axis=-1) if from_logits else ops.log(ops.clip(y_pred, 1e-7, 1.0))
     picked = logp[np.arange(sp[0]), labels]
     loss = -picked

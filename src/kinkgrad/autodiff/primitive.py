@@ -30,7 +30,7 @@ class Primitive:
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
                  "piecewise_constant", "variadic", "singular", "tie_break", "selects",
-                 "doc")
+                 "unary", "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
                  differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
@@ -49,6 +49,8 @@ class Primitive:
         self.tie_break = tie_break          # comparisons: the result at equality, given the sign of the
                                             # first nonzero tangent difference (directional mode)
         self.selects = selects or piecewise_constant   # some partials are exactly 0 (an unselected input)
+        self.unary = (self.derivs is not None and len(self.derivs) == 1 and not singular
+                      and not piecewise_constant)
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -62,6 +64,12 @@ class Primitive:
         """One cotangent per input (None where the input needs none)."""
         params = node.params
         parents = node.parents
+        if self.unary and node.partials is None:
+            # one input, no singular masking, no cut detection: the path most ops of a network take
+            d = self.derivs[0](m, out, *xs, **params)
+            if self.kinks is not None:
+                d = _resolve(self, 0, d, m, node.xs, params, g, node.site, node)
+            return (g * d,)
         if self.derivs is not None:
             kinks = self.kinks
             res = []

@@ -25,7 +25,7 @@ from .order import cummax, cummin, median, quantile, select_apply, select_transp
 from .pool import avg_pool2d, col2im, col2im_rows, conv2d, im2col, max_pool2d, windows2d
 from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
-                     std, sum, var)
+                     softmax_cross_entropy, std, sum, var)
 from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, pad, permute, ravel, repeat,
                     reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose)
 
@@ -46,7 +46,7 @@ __all__ = [
     "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
     # reductions and normalisers
     "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
-    "softmax", "log_softmax", "cumsum",
+    "softmax", "log_softmax", "cumsum", "softmax_cross_entropy",
     # shapes
     "reshape", "transpose", "permute", "swapaxes", "expand_dims", "squeeze", "ravel", "flatten",
     "broadcast_to", "sum_to", "concatenate", "cat", "stack", "split", "pad", "flip", "repeat", "tile",

@@ -234,6 +234,38 @@ def log_softmax(x, axis=-1):
     return _log_softmax(x, axis=normalize_axis(axis, ndim_of(x), "log_softmax"))
 
 
+def _sce_kernel(logits, labels):
+    z = logits - np.max(logits, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(z), axis=-1))
+    return lse - z[np.arange(len(labels)), labels]
+
+
+def _sce_grad(m, out, logits, labels):
+    """d loss_i / d logits_i = softmax(logits_i) - onehot(labels_i), in one pass over the logits."""
+    raw = logits.data if isinstance(logits, Tensor) else logits
+    onehot = np.zeros(raw.shape, dtype=raw.dtype)
+    onehot[np.arange(len(labels)), labels] = 1
+    return m.softmax(logits, axis=-1) - onehot
+
+
+_softmax_ce = Primitive(
+    "softmax_cross_entropy", _sce_kernel,
+    vjp=(lambda m, g, out, logits, labels: m.expand_dims(g, -1) * _sce_grad(m, out, logits, labels), None),
+    jvp=(lambda m, t, out, logits, labels: m.sum(t * _sce_grad(m, out, logits, labels), axis=-1), None),
+    doc="Per-sample cross-entropy of (N, C) logits against integer labels, fused and stable.")
+
+
+def softmax_cross_entropy(logits, labels):
+    """-log softmax(logits)[i, labels[i]] per sample, computed stably in one primitive (what
+    ``sparse_categorical_crossentropy(from_logits=True)`` uses)."""
+    labels = np.asarray(getattr(labels, "data", labels))
+    sp = shape_of(logits)
+    if len(sp) != 2 or labels.shape != (sp[0],) or labels.dtype.kind not in "iu":
+        raise ValueError(f"softmax_cross_entropy: expects (N, C) logits and (N,) integer labels, got {tuple(sp)} "
+                         f"and {labels.shape} {labels.dtype}")
+    return _softmax_ce(logits, labels)
+
+
 _cumsum = Primitive(
     "cumsum", lambda x, axis: np.cumsum(x, axis=axis),
     vjp=lambda m, g, out, x, axis: m.flip(m.cumsum(m.flip(g, axis), axis), axis), linear=True)
