@@ -76,7 +76,13 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true",
                         help=f"exit 1 if a guarded workload (chains, MLP step) is over {GROSS}x PyTorch")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--memory", action="store_true", help="measure the peak memory of the MLP step instead")
     args = parser.parse_args(argv)
+    if args.memory:
+        from .memory import report
+
+        report()
+        return 0
 
     import torch
 
