@@ -151,11 +151,26 @@ def mlp_step_kinkgrad(params, X, y, lr=0.01):
     h = kg.relu(X @ w1 + b1)
     h = kg.relu(h @ w2 + b2)
     logits = h @ w3 + b3
-    loss = kg.mean(kg.softmax_cross_entropy(logits, y))      # fused, like F.cross_entropy
+    return _sgd_kinkgrad(kg.mean(kg.softmax_cross_entropy(logits, y)), params, lr)   # fused, like F.cross_entropy
+
+
+def _sgd_kinkgrad(loss, params, lr):
+    """Backward, then a plain SGD update in place (what every training step here ends with)."""
     loss.backward()
     for p in params:
         p.data -= lr * p.grad.data
         p.grad = None
+    return loss
+
+
+def _sgd_torch(loss, params, lr):
+    import torch
+
+    loss.backward()
+    with torch.no_grad():
+        for p in params:
+            p -= lr * p.grad
+            p.grad = None
     return loss
 
 
@@ -166,13 +181,7 @@ def mlp_step_torch(params, X, y, lr=0.01):
     h = torch.relu(X @ w1 + b1)
     h = torch.relu(h @ w2 + b2)
     logits = h @ w3 + b3
-    loss = torch.nn.functional.cross_entropy(logits, y)
-    loss.backward()
-    with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
-            p.grad = None
-    return loss
+    return _sgd_torch(torch.nn.functional.cross_entropy(logits, y), params, lr)
 
 
 def mlp_step_numpy(params, X, y, lr=0.01):
@@ -216,12 +225,7 @@ def cnn_step_kinkgrad(params, X, y, lr=0.01):
     h = kg.max_pool2d(kg.relu(kg.conv2d(X, c1, b1, padding=1)), 2)
     h = kg.max_pool2d(kg.relu(kg.conv2d(h, c2, b2, padding=1)), 2)
     logits = h.reshape(len(y), -1) @ w + b
-    loss = kg.mean(kg.softmax_cross_entropy(logits, y))
-    loss.backward()
-    for p in params:
-        p.data -= lr * p.grad.data
-        p.grad = None
-    return loss
+    return _sgd_kinkgrad(kg.mean(kg.softmax_cross_entropy(logits, y)), params, lr)
 
 
 def cnn_step_torch(params, X, y, lr=0.01):
@@ -232,10 +236,4 @@ def cnn_step_torch(params, X, y, lr=0.01):
     h = F.max_pool2d(torch.relu(F.conv2d(X, c1, b1, padding=1)), 2)
     h = F.max_pool2d(torch.relu(F.conv2d(h, c2, b2, padding=1)), 2)
     logits = h.reshape(len(y), -1) @ w + b
-    loss = F.cross_entropy(logits, y)
-    loss.backward()
-    with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
-            p.grad = None
-    return loss
+    return _sgd_torch(F.cross_entropy(logits, y), params, lr)
