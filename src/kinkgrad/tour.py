@@ -141,6 +141,18 @@ def custom_gradients(out=print):
     MyReLU.apply(x).sum().backward()
     out(f"  MyReLU at x = {x.data}: grad = {x.grad.data}   (1 at 0: the tutorial's own convention)")
 
+    @kg.custom_gradient
+    def piecewise_linear_with_gradient(x):           # seed 003's PiecewiseLinear, as written there
+        def grad(dy):
+            return kg.where(x > 0, dy, 0.1 * dy)
+        return kg.where(x > 0, x, 0.1 * x), grad
+
+    pts = np.array([-1.0, 0.0, 2.0])
+    custom = kg.grad(lambda v: piecewise_linear_with_gradient(v).sum())(pts).data
+    builtin = kg.grad(lambda v: kg.leaky_relu(v, 0.1).sum())(pts).data
+    out(f"  seed 003's PiecewiseLinear at {pts}: custom gradient {custom}, built-in leaky_relu(0.1) {builtin}")
+    out("  (the same slopes; at 0 both give 0.1: the custom rule's `x > 0` test and leaky_relu's default agree)")
+
 
 def step_activation(out=print):
     """Seed 003: a step activation does not train; a surrogate gradient makes it train."""
