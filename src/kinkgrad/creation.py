@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, _check_can_require_grad
+from .tensor import Tensor
 
 _DEFAULT_FLOAT = np.float32
 
@@ -81,4 +81,4 @@ def eye(n, m=None, dtype=None, requires_grad=False):
 
 
 __all__ = ["zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "arange",
-           "linspace", "eye", "_check_can_require_grad"]
+           "linspace", "eye"]

@@ -65,7 +65,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
     stop = set(targets) if targets else ()
     grads = {}
     for r, g in zip(roots, cotangents):
-        grads[r] = _add(grads[r], g) if r in grads else g
+        grads[r] = grads[r] + g if r in grads else g
     captured = {}
     leaf_grads = {}
     cuts = []            # piecewise-constant ops that passed nothing back
@@ -113,7 +113,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
     for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
         if p in grads:
             g = grads.pop(p)
-            leaf_grads[p] = _add(leaf_grads[p], g) if p in leaf_grads else g
+            leaf_grads[p] = leaf_grads[p] + g if p in leaf_grads else g
     if targets is not None:
         captured.update((t, leaf_grads.get(t)) for t in targets if type(t) is not Node)
         result = [captured.get(t) for t in targets]
@@ -132,10 +132,6 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
                 zero = np.zeros_like(leaf.data)
                 _accumulate(leaf, Tensor._wrap(zero) if tensor_mode else zero, tensor_mode)
     return None
-
-
-def _add(a, b):
-    return a + b
 
 
 def _fit(c, x, m, opname):

@@ -209,7 +209,6 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     rows_b = np.repeat(np.arange(B), len(pos))
     pos_b = np.tile(pos, B)
     w_b = np.tile(w, B)
-    j_b = np.tile(out_j, B)
     tied = end[rows_b, pos_b] > start[rows_b, pos_b]
     if policy.audit is not None and not directional:       # directional ties were recorded above
         policy.audit.record_ties(op, running.site, tied, None, rule, x2)
@@ -221,7 +220,7 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
             for r in np.unique(rows_b[tied]):
                 order[r, :k] = _torch_topk_order(x2[r], k)
     r, p, e, v = _expand(rows_b, pos_b, w_b, start, end, order, rule, descending, n, policy.rng)
-    j = np.tile(out_j, B) if len(p) == len(j_b) and np.array_equal(p, pos_b) else _out_index(p, pos, out_j)
+    j = _out_index(p, pos, out_j)      # the output each (row, position) entry feeds
     return (r * kout + j).astype(np.intp), (r * n + e).astype(np.intp), v.astype(float), (B, kout)
 
 
