@@ -145,13 +145,17 @@ def mlp_data(seed=0, batch=128, sizes=(784, 512, 512, 10)):
     return ws, X, y
 
 
+def mlp_loss_kinkgrad(params, X, y):
+    w1, b1, w2, b2, w3, b3 = params
+    h = kg.relu(kg.affine(X, w1, b1))          # x @ w + b as one node, like torch.addmm
+    h = kg.relu(kg.affine(h, w2, b2))
+    logits = kg.affine(h, w3, b3)
+    return kg.mean(kg.softmax_cross_entropy(logits, y))    # fused, like F.cross_entropy
+
+
 def mlp_step_kinkgrad(params, X, y, lr=0.01):
     """One SGD step; params are kinkgrad tensors (requires_grad) updated in place."""
-    w1, b1, w2, b2, w3, b3 = params
-    h = kg.relu(X @ w1 + b1)
-    h = kg.relu(h @ w2 + b2)
-    logits = h @ w3 + b3
-    return _sgd_kinkgrad(kg.mean(kg.softmax_cross_entropy(logits, y)), params, lr)   # fused, like F.cross_entropy
+    return _sgd_kinkgrad(mlp_loss_kinkgrad(params, X, y), params, lr)
 
 
 def _sgd_kinkgrad(loss, params, lr):
@@ -174,24 +178,49 @@ def _sgd_torch(loss, params, lr):
     return loss
 
 
-def mlp_step_torch(params, X, y, lr=0.01):
+def gradients(loss, params):
+    """Backward through a kinkgrad or PyTorch loss; the parameters' gradients as NumPy arrays."""
+    loss.backward()
+    grads = [np.array(p.grad.data if hasattr(p.grad, "data") and isinstance(p.grad.data, np.ndarray)
+                      else p.grad.numpy()) for p in params]
+    for p in params:
+        p.grad = None
+    return grads
+
+
+def mlp_loss_torch(params, X, y):
     import torch
 
     w1, b1, w2, b2, w3, b3 = params
-    h = torch.relu(X @ w1 + b1)
-    h = torch.relu(h @ w2 + b2)
-    logits = h @ w3 + b3
-    return _sgd_torch(torch.nn.functional.cross_entropy(logits, y), params, lr)
+    h = torch.relu(torch.addmm(b1, X, w1))
+    h = torch.relu(torch.addmm(b2, h, w2))
+    logits = torch.addmm(b3, h, w3)
+    return torch.nn.functional.cross_entropy(logits, y)
+
+
+def mlp_step_torch(params, X, y, lr=0.01):
+    return _sgd_torch(mlp_loss_torch(params, X, y), params, lr)
 
 
 def mlp_step_numpy(params, X, y, lr=0.01):
     """The same step written by hand in NumPy: the floor for any NumPy engine."""
+    loss, grads = mlp_grads_numpy(params, X, y)
+    for w, gw in zip(params, grads):
+        w -= lr * gw
+    return loss
+
+
+def mlp_grads_numpy(params, X, y):
+    """Loss and gradients by hand: forward, then the chain rule written out."""
     w1, b1, w2, b2, w3, b3 = params
-    a1 = X @ w1 + b1
+    a1 = X @ w1
+    a1 += b1                                # bias added in place into the fresh product
     h1 = np.maximum(a1, 0)
-    a2 = h1 @ w2 + b2
+    a2 = h1 @ w2
+    a2 += b2
     h2 = np.maximum(a2, 0)
-    logits = h2 @ w3 + b3
+    logits = h2 @ w3
+    logits += b3
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     p = e / e.sum(axis=1, keepdims=True)
@@ -205,9 +234,7 @@ def mlp_step_numpy(params, X, y, lr=0.01):
     gw2, gb2 = h1.T @ g, g.sum(axis=0)
     g = (g @ w2.T) * (a1 > 0)
     gw1, gb1 = X.T @ g, g.sum(axis=0)
-    for w, gw in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
-        w -= lr * gw
-    return loss
+    return loss, [gw1, gb1, gw2, gb2, gw3, gb3]
 
 
 # -- the CNN training step (batch 64, 1x28x28: conv16-pool-conv32-pool-dense10, SGD) -------------------
@@ -220,20 +247,28 @@ def cnn_data(seed=0, batch=64):
     return params, X, y
 
 
-def cnn_step_kinkgrad(params, X, y, lr=0.01):
+def cnn_loss_kinkgrad(params, X, y):
     c1, b1, c2, b2, w, b = params
     h = kg.max_pool2d(kg.relu(kg.conv2d(X, c1, b1, padding=1)), 2)
     h = kg.max_pool2d(kg.relu(kg.conv2d(h, c2, b2, padding=1)), 2)
-    logits = h.reshape(len(y), -1) @ w + b
-    return _sgd_kinkgrad(kg.mean(kg.softmax_cross_entropy(logits, y)), params, lr)
+    logits = kg.affine(h.reshape(len(y), -1), w, b)
+    return kg.mean(kg.softmax_cross_entropy(logits, y))
 
 
-def cnn_step_torch(params, X, y, lr=0.01):
+def cnn_step_kinkgrad(params, X, y, lr=0.01):
+    return _sgd_kinkgrad(cnn_loss_kinkgrad(params, X, y), params, lr)
+
+
+def cnn_loss_torch(params, X, y):
     import torch
     import torch.nn.functional as F
 
     c1, b1, c2, b2, w, b = params
     h = F.max_pool2d(torch.relu(F.conv2d(X, c1, b1, padding=1)), 2)
     h = F.max_pool2d(torch.relu(F.conv2d(h, c2, b2, padding=1)), 2)
-    logits = h.reshape(len(y), -1) @ w + b
-    return _sgd_torch(F.cross_entropy(logits, y), params, lr)
+    logits = torch.addmm(b, h.reshape(len(y), -1), w)
+    return F.cross_entropy(logits, y)
+
+
+def cnn_step_torch(params, X, y, lr=0.01):
+    return _sgd_torch(cnn_loss_torch(params, X, y), params, lr)

@@ -520,6 +520,9 @@ SPECS = [
            (((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), (1,)), ((2, 3), (), (2, 1, 3))),
            each(mask, normal(), normal()), diff=(1, 2)),
     # linear algebra
+    OpSpec("affine", kg.affine, lambda x, w, b: x @ w + b,
+           (((2, 3), (3, 4), (4,)), ((3,), (3, 4), (4,)), ((5, 2, 3), (3, 4), (4,)), ((2, 3), (3, 4), (2, 4)),
+            ((2, 3), (3, 4), (1, 4))), NORMAL, diff=(0, 1, 2)),
     OpSpec("matmul", kg.matmul, torch.matmul,
            (((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)), ((5, 2, 3), (3, 4)),
             ((2, 3), (5, 3, 4)), ((3,), (5, 3, 4)), ((5, 2, 3), (3,)), ((2, 1, 2, 3), (3, 3, 2)),
@@ -584,6 +587,9 @@ SPECS = [
     # convolution (im2col + one GEMM): x and weight (and bias) differentiated, bilinear so smooth
     OpSpec("conv2d", lambda x, w: kg.conv2d(x, w), lambda x, w: F.conv2d(x, w),
            (((2, 3, 5, 6), (4, 3, 3, 2)), ((1, 1, 4, 4), (2, 1, 1, 1))), NORMAL, diff=(0, 1)),
+    OpSpec("conv2d_many_channels_p1_bias", lambda x, w, b: kg.conv2d(x, w, b, padding=1),   # im2col's one-copy path
+           lambda x, w, b: F.conv2d(x, w, b, padding=1), (((2, 5, 4, 5), (3, 5, 3, 3), (3,)),), NORMAL,
+           diff=(0, 1, 2)),
     OpSpec("conv2d_s2_p1_d2_bias", lambda x, w, b: kg.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            (((2, 2, 7, 6), (3, 2, 2, 3), (3,)),), NORMAL, diff=(0, 1, 2)),

@@ -1063,3 +1063,24 @@ def test_loss_and_metric_lookup_by_name():
     assert metrics.accuracy(np.array([1, 0, 1]), np.array([[0.7], [0.2], [0.4]])) == pytest.approx(2 / 3)
     assert metrics.mae(np.array([1.0, 2.0]), np.array([2.0, 0.0])) == 1.5
     assert metrics.mse(np.array([1.0, 2.0]), np.array([2.0, 0.0])) == 2.5
+
+
+@pytest.mark.parametrize("preset", [None, "torch"])
+def test_conv_relu_pool_stack_matches_torch(preset):
+    # the layouts a CNN step mixes: convolutions store channels-last, the flatten's cotangent comes
+    # back channel-major, and relu's zeros make whole pooling windows tie (at slope 0 either way)
+    x = rnd(3, 2, 8, 8, seed=7)
+    ws = [rnd(6, 2, 3, 3, seed=8), rnd(6, seed=9), rnd(5, 6, 3, 3, seed=10), rnd(5, seed=11),
+          rnd(5 * 2 * 2, 4, seed=12)]
+
+    def net(F_conv, F_pool, relu, x, c1, b1, c2, b2, w):
+        h = F_pool(relu(F_conv(x, c1, b1, padding=1)), 2)
+        h = F_pool(relu(F_conv(h, c2, b2, padding=1)), 2)
+        return (h.reshape(3, -1) @ w).sum()
+
+    ks, ts = [kt(a) for a in [x] + ws], [tt(a) for a in [x] + ws]
+    with kg.kinks(preset or "default"):
+        net(kg.conv2d, kg.max_pool2d, kg.relu, *ks).backward()
+    net(F.conv2d, F.max_pool2d, torch.relu, *ts).backward()
+    for a, b in zip(ks, ts):
+        close(a.grad, b.grad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import reduce_small_axes
 from ..autodiff.sites import running
 from .policy import _POLICY
 
@@ -174,7 +175,11 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
         outputs = hit.size // max(1, int(np.prod([hit.shape[a] for a in axes])))
         if np.count_nonzero(hit) == outputs:
             return hit
-        return hit / hit.sum(axis=axis, keepdims=True)
+        # ties (all-zero windows after a relu are common): counts in the input's float dtype, so
+        # the weights are made by one multiply, not a float64 division and a cast
+        dtype = x.dtype if x is not None and x.dtype.kind == "f" else np.float64
+        share = np.reciprocal(reduce_small_axes(np.add, hit, axis, keepdims=True, dtype=dtype))
+        return np.multiply(hit, share, dtype=dtype)
     count = hit.sum(axis=axis, keepdims=True)
     from .declare import TIE
 

@@ -121,10 +121,7 @@ class Dense(Module):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense: input has {x.shape[-1]} features (shape {x.shape}) but the layer was built "
                              f"for {self.kernel.shape[0]}")
-        y = x @ self.kernel
-        if self.bias is not None:
-            y = y + self.bias
-        return self.fn(y)
+        return self.fn(ops.affine(x, self.kernel, self.bias))
 
     def get_config(self):
         return {"units": self.units, "activation": self.activation if isinstance(self.activation, str) else None,
@@ -149,8 +146,7 @@ class Linear(Module):
         x = _input(x, "Linear")
         if x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: input has {x.shape[-1]} features (shape {x.shape}), expected {self.in_features}")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return ops.affine(x, self.weight.T, self.bias)
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None,

@@ -17,7 +17,7 @@ from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, 
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
                           subtract, tan, tanh)
 from .index import argsort, gather, getitem, put_along_axis_add, scatter_add, take, take_along_axis, where
-from .linalg import dot, einsum, matmul, outer
+from .linalg import affine, dot, einsum, matmul, outer
 from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, hardswish, hardtanh, heaviside,
                         leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
                         threshold, trunc)
@@ -54,7 +54,7 @@ __all__ = [
     "getitem", "scatter_add", "take", "gather", "take_along_axis", "put_along_axis_add", "where",
     "argsort", "sort", "topk",
     # linear algebra
-    "matmul", "dot", "outer", "einsum", "norm",
+    "matmul", "affine", "dot", "outer", "einsum", "norm",
     # misc
     "conj", "stop_gradient", "zeros_like", "ones_like",
 ]

@@ -52,6 +52,50 @@ def matmul(a, b):
     return _matmul(a, b)
 
 
+# -- affine: x @ w + b as one node ------------------------------------------------------------------
+def _affine_kernel(x, w, b):
+    out = np.matmul(x, w)
+    if out.dtype == np.result_type(out, b):
+        out += b            # the product is a fresh array: adding in place saves an output-sized allocation
+        return out
+    return out + b
+
+
+def _rows(m, a):
+    """Every axis but the last flattened: the weight gradient of a batched x is one matrix product."""
+    return m.reshape(a, (-1, shape_of(a)[-1]))
+
+
+_affine = Primitive(
+    "affine", _affine_kernel,
+    vjp=(lambda m, g, out, x, w, b: m.matmul(g, m.swapaxes(w, -1, -2)),
+         lambda m, g, out, x, w, b: m.matmul(m.swapaxes(_rows(m, x), -1, -2), _rows(m, g)),
+         lambda m, g, out, x, w, b: m.sum_to(g, shape_of(b))),
+    jvp=(lambda m, t, out, x, w, b: m.matmul(t, w),
+         lambda m, t, out, x, w, b: m.matmul(x, t),
+         lambda m, t, out, x, w, b: m.broadcast_to(t, shape_of(out))),
+    doc="x @ w + b for a weight matrix w: a dense layer's pre-activation in one node.")
+
+
+def affine(x, w, b=None):
+    """``x @ w + b`` with ``w`` of shape (in, out) (Keras' kernel layout) as one node: one output
+    allocation instead of two and one graph node instead of two (PyTorch's ``addmm``)."""
+    sx, sw = tuple(shape_of(x)), tuple(shape_of(w))
+    if len(sw) != 2 or len(sx) == 0 or sx[-1] != sw[0]:
+        raise ValueError(f"affine: expects x (..., in) and w (in, out), got shapes {sx} and {sw}")
+    if b is None:
+        return matmul(x, w)
+    out_shape = sx[:-1] + (sw[1],)
+    try:
+        fits = np.broadcast_shapes(out_shape, tuple(shape_of(b))) == out_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"affine: bias of shape {tuple(shape_of(b))} does not broadcast to the output shape "
+                         f"{out_shape} (x {sx}, w {sw}); give one value per output unit, shape ({sw[1]},)")
+    return _affine(x, w, b)
+
+
 def dot(a, b):
     """Inner product of two 1-D tensors, or matmul otherwise."""
     if ndim_of(a) == 0 or ndim_of(b) == 0:

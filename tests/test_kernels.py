@@ -1,0 +1,40 @@
+"""The NumPy kernels that replace NumPy's generic ones on kinkgrad's shapes give identical results."""
+import numpy as np
+import pytest
+
+from kinkgrad.kernels import reduce_small_axes
+
+CASES = [((3, 4, 2, 5, 2), (2, 4)), ((3, 4, 2, 5, 2), (4, 2)), ((3, 4), 1), ((3, 1, 4), (1,)),
+         ((2, 3, 4), (0, 2)), ((2, 9, 3), (1,)), ((2, 3, 4, 5), (0, 1, 2))]
+
+
+@pytest.mark.parametrize("shape,axis", CASES)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("ufunc", [np.maximum, np.minimum, np.add])
+def test_reduce_small_axes_equals_ufunc_reduce(shape, axis, keepdims, ufunc):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    got, want = reduce_small_axes(ufunc, x, axis, keepdims), ufunc.reduce(x, axis=axis, keepdims=keepdims)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    if ufunc is not np.add:
+        np.testing.assert_array_equal(got, want)    # a max/min selects an element: exact
+        return
+    # a float32 sum of n terms in another order: each differs from the exact sum by at most
+    # n * eps * sum|x| (the standard bound for recursive summation)
+    n = x.size // want.size
+    bound = n * np.finfo(np.float32).eps * np.add.reduce(np.abs(x), axis=axis, keepdims=keepdims)
+    assert np.all(np.abs(got.astype(np.float64) - want) <= bound)
+
+
+@pytest.mark.parametrize("shape,axis", CASES[:5])
+def test_reduce_small_axes_counts_a_mask_in_the_requested_dtype(shape, axis):
+    hit = np.random.default_rng(1).standard_normal(shape) > 0
+    got = reduce_small_axes(np.add, hit, axis, keepdims=True, dtype=np.float32)
+    want = np.add.reduce(hit, axis=axis, keepdims=True, dtype=np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+
+
+def test_reduce_small_axes_keeps_nan_like_numpy():
+    x = np.ones((2, 2, 3), np.float32)
+    x[1, 0, 2] = np.nan
+    np.testing.assert_array_equal(reduce_small_axes(np.maximum, x, (1,)), np.max(x, axis=1))
