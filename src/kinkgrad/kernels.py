@@ -6,8 +6,6 @@ loops instead: 8x faster for a sum, ~40x for a max over the windows of a 64x16x2
 """
 from __future__ import annotations
 
-import numpy as np
-
 
 def reduce_small_axes(ufunc, x, axis, keepdims=False, dtype=None):
     """``ufunc.reduce(x, axis)`` for one or two short axes, as ``ufunc`` applied across slices."""
