@@ -3,6 +3,8 @@
     python -m benchmarks            full run
     python -m benchmarks --quick    fewer repeats (CI); add --check to fail on gross regressions
     python -m benchmarks --json out.json
+    python -m benchmarks --reuse-memory     glibc keeps freed memory (kg.reuse_freed_memory), for
+                                            every framework in the run alike
 
 Threads: PyTorch is pinned to the same intra-op thread count NumPy's BLAS uses (reported).
 BLAS environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left exactly as the environment sets them.
@@ -94,7 +96,12 @@ def main(argv=None):
                         help=f"exit 1 if a guarded workload (chains, MLP step) is over {GROSS}x PyTorch")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--memory", action="store_true", help="measure the peak memory of the MLP step instead")
+    parser.add_argument("--reuse-memory", action="store_true",
+                        help="call kg.reuse_freed_memory() first (process-wide: PyTorch and NumPy get it too)")
     args = parser.parse_args(argv)
+    reused = kg.reuse_freed_memory() if args.reuse_memory else False
+    if args.reuse_memory and not reused:
+        print("--reuse-memory: the C library is not glibc; running with its default allocator", file=sys.stderr)
     if args.memory:
         from .memory import report
 
@@ -181,6 +188,7 @@ def main(argv=None):
     row("sqrt chain, NaN-safe masking: 8 sqrt + 8 add", lambda: w.sqrt_chain(xpos, kg.sqrt), inner=inner)
 
     env = environment()
+    env["allocator"] = "freed memory reused (kg.reuse_freed_memory)" if reused else "C library default"
     print("kinkgrad benchmarks  " + "  ".join(f"{k}={v}" for k, v in env.items()))
     print(f"{'workload':<58}{'kinkgrad':>14}{'PyTorch':>14}{'NumPy':>14}{'vs torch':>10}{'vs numpy':>10}")
     for r in rows:

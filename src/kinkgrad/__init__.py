@@ -19,6 +19,7 @@ from .kinks import (PRESETS, AuditReport, Kink, KinkError, NonDifferentiableWarn
                     get_kinks, kinks, set_kinks)
 from .ops import *  # noqa: F401,F403  (every public op: kg.exp, kg.relu, kg.matmul, ...)
 from .ops import abs, max, min, pow, round, sum  # names that shadow builtins, made explicit
+from .allocator import reuse_freed_memory
 from .testing import GradcheckError, clarke_interval, gradcheck, one_sided
 from .tensor import (Tensor, as_tensor, bool_, float16, float32, float64, int32, int64, tensor)
 

@@ -170,16 +170,8 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     """
     policy = _POLICY.get()
     if policy.is_default:
-        # the common case has no ties at all: one global count tells, and the mask is the answer
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
-        outputs = hit.size // max(1, int(np.prod([hit.shape[a] for a in axes])))
-        if np.count_nonzero(hit) == outputs:
-            return hit
-        # ties (all-zero windows after a relu are common): counts in the input's float dtype, so
-        # the weights are made by one multiply, not a float64 division and a cast
-        dtype = x.dtype if x is not None and x.dtype.kind == "f" else np.float64
-        share = np.reciprocal(reduce_small_axes(np.add, hit, axis, keepdims=True, dtype=dtype))
-        return np.multiply(hit, share, dtype=dtype)
+        share = split_share(hit, axis, x.dtype if x is not None else np.float64)
+        return hit if share is None else np.multiply(hit, share, dtype=share.dtype)
     count = hit.sum(axis=axis, keepdims=True)
     from .declare import TIE
 
@@ -216,6 +208,19 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     if isinstance(rule, (int, float)) and not isinstance(rule, bool):
         return np.where(tied, float(rule), hit)
     raise ValueError(f"{op}: rule {rule!r} does not apply to ties")
+
+
+def split_share(hit, axis, dtype):
+    """The default tie rule as a per-output factor: 1 / (number of tied candidates), or None when
+    no output has a tie (the common case: one global count tells). Kept per output, so a caller can
+    scale the small cotangent instead of building full-size weights."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    outputs = hit.size // max(1, int(np.prod([hit.shape[a] for a in axes])))
+    if np.count_nonzero(hit) == outputs:
+        return None
+    # ties (all-zero windows after a relu are common): counted in a float dtype directly
+    dtype = dtype if np.dtype(dtype).kind == "f" else np.float64
+    return np.reciprocal(reduce_small_axes(np.add, hit, axis, keepdims=True, dtype=dtype))
 
 
 def refine_ties(hit, axis, largest, op, site, policy):

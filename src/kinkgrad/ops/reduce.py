@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
-from ..kinks.resolve import tie_weights
+from ..autodiff import rawops
+from ..kinks.policy import _POLICY
+from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
 
@@ -126,7 +128,16 @@ def _in_layout_of(g, ref):
 
 def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
-        gu = _unreduce(m, _in_layout_of(g, out), shape_of(x), axis, keepdims)
+        g = _in_layout_of(g, out)
+        if m is rawops and _POLICY.get().is_default:
+            # plain backward, default rule: scale the (small) cotangent by each output's tie share,
+            # then one full-size product with the mask (no full-size weights: max pooling's
+            # backward allocates half as much)
+            hit = x == out.reshape(_kept_shape(x.shape, axis))
+            share = split_share(hit, axis, x.dtype)
+            gk = g.reshape(_kept_shape(x.shape, axis)) if not keepdims else g
+            return np.multiply(hit, gk if share is None else gk * share)
+        gu = _unreduce(m, g, shape_of(x), axis, keepdims)
         return gu * _extreme_weights(name, out, x, axis, largest, gu)
 
     def jvp(m, t, out, x, axis, keepdims):
