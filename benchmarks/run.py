@@ -143,7 +143,7 @@ def main(argv=None):
     n = 2000 if args.quick else w.SCALAR_CHAIN
     row(f"scalar chain: {n} ops, fwd+bwd", lambda: w.scalar_chain_kinkgrad(n), lambda: w.scalar_chain_torch(n),
         ops=n, check=True)
-    # training steps: the MLP against PyTorch and the hand-written NumPy floor, the CNN against PyTorch
+    # training steps against PyTorch and the hand-written NumPy floor (gradients checked equal first)
     ws, Xm_, ym_ = w.mlp_data()
     kp = [kg_tensor(a) for a in ws]
     tp = [torch.tensor(a, requires_grad=True) for a in ws]
@@ -157,10 +157,11 @@ def main(argv=None):
     kc = [kg_tensor(a) for a in cp]
     tc = [torch.tensor(a, requires_grad=True) for a in cp]
     CXt, cyt = torch.tensor(CX), torch.tensor(cy)
+    cnp = [a.copy() for a in cp]
     _same_gradients("CNN", w.gradients(w.cnn_loss_kinkgrad(kc, CX, cy), kc),
-                    w.gradients(w.cnn_loss_torch(tc, CXt, cyt), tc))
+                    w.gradients(w.cnn_loss_torch(tc, CXt, cyt), tc), w.cnn_grads_numpy(cnp, CX, cy)[1])
     row("CNN conv16-pool-conv32-pool-dense10 SGD step, batch 64", lambda: w.cnn_step_kinkgrad(kc, CX, cy),
-        lambda: w.cnn_step_torch(tc, CXt, cyt), inner=1)
+        lambda: w.cnn_step_torch(tc, CXt, cyt), lambda: w.cnn_step_numpy(cnp, CX, cy), inner=1)
 
     # the kink machinery: each row below is compared with the one named in 'baseline'
     xk = np.where(np.arange(16) % 4 == 0, 0.0, x16).astype(np.float32)    # some exact kinks

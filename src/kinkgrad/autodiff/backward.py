@@ -5,6 +5,8 @@ to the input's dtype; it also frees the graph after use, runs hooks, and accumul
 """
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -18,26 +20,25 @@ from .state import _set
 def toposort(roots, stop=()):
     """Nodes reachable from ``roots`` ordered so that every node comes before its parents.
 
-    Iterative depth-first post-order: a chain of a million ops needs no recursion.
+    Nodes are numbered as they are created, and an op's inputs are always created before it, so
+    the order is the reachable set sorted by decreasing number: one iterative sweep to find the
+    set (a chain of a million ops needs no recursion), then one sort. Nodes in ``stop`` are
+    reached but not looked through. (Half the cost of a post-order walk: ~0.4 us less per op.)
     """
-    order, visited = [], set()
-    stack = [(r, False) for r in roots if type(r) is Node]
+    stack = [r for r in roots if type(r) is Node]
+    reached = set(stack)
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        stack.append((node, True))
+        node = stack.pop()
         if node in stop:
             continue
         for p in node.parents:
-            if type(p) is Node and p not in visited:
-                stack.append((p, False))
-    order.reverse()
-    return order
+            if type(p) is Node and p not in reached:
+                reached.add(p)
+                stack.append(p)
+    return sorted(reached, key=_SEQ_OF, reverse=True)
+
+
+_SEQ_OF = attrgetter("seq")
 
 
 _FREED = (
@@ -104,7 +105,8 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
                 if node.prim.piecewise_constant:
                     cuts.append((node.prim.name, node.site))
                 continue
-            c = _fit(c, x, m, node.prim.name)
+            if type(c) is not np.ndarray or c.shape != x.shape or c.dtype != x.dtype:   # (inlined: the
+                c = _fit(c, x, m, node.prim.name)     # common case costs no call; this runs per edge)
             acc = grads if type(p) is Node else leaf_grads
             prev = acc.get(p)
             acc[p] = c if prev is None else prev + c

@@ -15,6 +15,8 @@ kinkgrad itself and the same rule builds a differentiable graph, so higher deriv
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..kinks.resolve import resolve_elementwise
@@ -196,6 +198,9 @@ _resolve = resolve_elementwise   # the single choke point for every derivative a
 # ---------------------------------------------------------------------------------------------
 # Applying a primitive: the hot path of every operation.
 # ---------------------------------------------------------------------------------------------
+_SEQ = itertools.count()
+
+
 class Node:
     """One recorded application of a primitive: what the backward rules need, nothing more.
 
@@ -204,9 +209,12 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
-                 "partials", "__weakref__")
+                 "partials", "seq", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
+        # creation order is a topological order (an op's inputs exist before it), so the backward
+        # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
+        self.seq = next(_SEQ)
         self.prim = prim
         self.parents = parents
         self.xs = xs
