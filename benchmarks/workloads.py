@@ -210,6 +210,12 @@ def mlp_step_numpy(params, X, y, lr=0.01):
     return loss
 
 
+def _column_sums(g):
+    """A bias gradient as a matrix-vector product: NumPy's axis-0 sum of a tall, narrow array is up
+    to 9x slower."""
+    return np.ones(len(g), g.dtype) @ g
+
+
 def mlp_grads_numpy(params, X, y):
     """Loss and gradients by hand: forward, then the chain rule written out."""
     w1, b1, w2, b2, w3, b3 = params
@@ -229,11 +235,11 @@ def mlp_grads_numpy(params, X, y):
     g = p
     g[np.arange(n), y] -= 1
     g /= n
-    gw3, gb3 = h2.T @ g, g.sum(axis=0)
+    gw3, gb3 = h2.T @ g, _column_sums(g)
     g = (g @ w3.T) * (a2 > 0)
-    gw2, gb2 = h1.T @ g, g.sum(axis=0)
+    gw2, gb2 = h1.T @ g, _column_sums(g)
     g = (g @ w2.T) * (a1 > 0)
-    gw1, gb1 = X.T @ g, g.sum(axis=0)
+    gw1, gb1 = X.T @ g, _column_sums(g)
     return loss, [gw1, gb1, gw2, gb2, gw3, gb3]
 
 
@@ -323,10 +329,10 @@ def cnn_grads_numpy(params, X, y):
     g = p
     g[np.arange(n), y] -= 1
     g /= n
-    gw, gb = h.T @ g, g.sum(axis=0)
+    gw, gb = h.T @ g, _column_sums(g)
     gp2 = np.ascontiguousarray((g @ w.T).reshape(n, -1, 7, 7).transpose(0, 2, 3, 1))
     ga2 = (pool_back(r2, p2, gp2) * (r2 > 0)).reshape(n * 196, -1)
-    gk2, gb2 = cols2.T @ ga2, ga2.sum(axis=0)
+    gk2, gb2 = cols2.T @ ga2, _column_sums(ga2)
     # d cols2 as nine (n*196, 16) blocks, one per kernel tap, each added onto the padded image
     taps = np.matmul(ga2, np.ascontiguousarray(k2.reshape(9, -1, k2.shape[1]).transpose(0, 2, 1)))
     gp1 = np.zeros((n, 16, 16, taps.shape[2]), np.float32)
@@ -334,7 +340,7 @@ def cnn_grads_numpy(params, X, y):
         for j in range(3):
             gp1[:, i:i + 14, j:j + 14] += taps[3 * i + j].reshape(n, 14, 14, -1)
     ga1 = (pool_back(r1, p1, gp1[:, 1:-1, 1:-1]) * (r1 > 0)).reshape(n * 784, -1)
-    gk1, gb1 = cols1.T @ ga1, ga1.sum(axis=0)
+    gk1, gb1 = cols1.T @ ga1, _column_sums(ga1)
     back = [gk1.reshape(3, 3, 1, -1).transpose(3, 2, 0, 1), gb1, gk2.reshape(3, 3, 16, -1).transpose(3, 2, 0, 1),
             gb2, gw, gb]
     return loss, [np.ascontiguousarray(a) for a in back]

@@ -1,7 +1,8 @@
-"""The NumPy kernels that replace NumPy's generic ones on kinkgrad's shapes give identical results."""
+"""The NumPy kernels that replace NumPy's generic ones on kinkgrad's shapes give the same results."""
 import numpy as np
 import pytest
 
+from kinkgrad.autodiff import rawops
 from kinkgrad.kernels import reduce_small_axes
 
 CASES = [((3, 4, 2, 5, 2), (2, 4)), ((3, 4, 2, 5, 2), (4, 2)), ((3, 4), 1), ((3, 1, 4), (1,)),
@@ -38,3 +39,28 @@ def test_reduce_small_axes_keeps_nan_like_numpy():
     x = np.ones((2, 2, 3), np.float32)
     x[1, 0, 2] = np.nan
     np.testing.assert_array_equal(reduce_small_axes(np.maximum, x, (1,)), np.max(x, axis=1))
+
+
+@pytest.mark.parametrize("xshape,shape", [((5000, 16), (16,)), ((5000, 16), (1, 16)), ((40, 300, 8), (8,)),
+                                          ((40, 300, 8), (300, 8)), ((40, 300, 8), (1, 1, 8)),
+                                          ((300, 40, 8), (40, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_to_large_leading_axes_equals_numpy_sum(xshape, shape, dtype):
+    # the bias-gradient path (a matrix-vector product) and the general one agree with np.sum; the
+    # bound is the recursive-summation one, n * eps * sum|x|, in the array's own dtype
+    x = np.random.default_rng(2).standard_normal(xshape).astype(dtype)
+    got = rawops.sum_to(x, shape)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and xshape[i + lead] != 1)
+    want = x.astype(np.float64).sum(axis=axes, keepdims=True).reshape(shape)
+    n = x.size // want.size
+    bound = n * np.finfo(dtype).eps * np.abs(x).astype(np.float64).sum(axis=axes, keepdims=True).reshape(shape)
+    assert got.shape == tuple(shape) and got.dtype == dtype
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def test_sum_to_keeps_integer_and_strided_inputs_exact():
+    x = np.arange(5000 * 3).reshape(5000, 3)
+    np.testing.assert_array_equal(rawops.sum_to(x, (3,)), x.sum(axis=0))
+    xt = np.random.default_rng(3).standard_normal((16, 5000)).T        # not C-contiguous: the generic path
+    np.testing.assert_array_equal(rawops.sum_to(xt, (16,)), xt.sum(axis=0))

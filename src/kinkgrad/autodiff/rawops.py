@@ -55,9 +55,19 @@ def sum_to(x, shape):
     x = np.asarray(x)
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+    if axes and axes == tuple(range(len(axes))) and x.dtype in _BLAS_FLOATS and x.size >= 4096 \
+            and x.flags.c_contiguous:
+        # leading axes (a bias gradient): one matrix-vector product with a ones vector. NumPy
+        # reduces axis 0 of a tall, narrow array in runs as short as a row: 9x slower for the
+        # 50176 x 16 cotangent of a convolution's bias (0.81 ms vs 0.09 ms)
+        rows = x.reshape(int(np.prod(x.shape[:len(axes)])), -1)
+        return (np.ones(rows.shape[0], dtype=x.dtype) @ rows).reshape(shape)
     if axes:
         x = x.sum(axis=axes, keepdims=True)
     return x.reshape(shape) if lead or x.shape != tuple(shape) else x
+
+
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def scatter_add(g, index, shape):
