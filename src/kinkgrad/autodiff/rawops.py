@@ -175,10 +175,18 @@ def col2im_rows(g, shape, k, s, d=(1, 1), p=(0, 0)):
     result is stored channels-last, like the rows)."""
     n, c, h, w = shape
     oh, ow = _conv_out(h, k[0], s[0], d[0], p[0]), _conv_out(w, k[1], s[1], d[1], p[1])
-    g6 = np.asarray(g).reshape(n, oh, ow, k[0], k[1], c)
-    out = np.zeros((n, h + 2 * p[0], w + 2 * p[1], c), dtype=g6.dtype)
+    g = np.asarray(g)
+    if 1 < c <= 32:
+        # few channels: one copy makes each kernel tap's values contiguous, so the nine adds below
+        # run over whole rows instead of runs of c values (1.0 vs 1.55 ms for 64x14x14x16, 3x3)
+        taps = np.ascontiguousarray(g.reshape(n * oh * ow, k[0] * k[1], c).transpose(1, 0, 2))
+        tap = lambda i, j: taps[i * k[1] + j].reshape(n, oh, ow, c)          # noqa: E731
+    else:
+        g6 = g.reshape(n, oh, ow, k[0], k[1], c)
+        tap = lambda i, j: g6[:, :, :, i, j, :]                                # noqa: E731
+    out = np.zeros((n, h + 2 * p[0], w + 2 * p[1], c), dtype=g.dtype)
     for i in range(k[0]):
         for j in range(k[1]):
             out[:, i * d[0]:i * d[0] + s[0] * (oh - 1) + 1:s[0], j * d[1]:j * d[1] + s[1] * (ow - 1) + 1:s[1], :] += \
-                g6[:, :, :, i, j, :]
+                tap(i, j)
     return out[:, p[0]:p[0] + h, p[1]:p[1] + w, :].transpose(0, 3, 1, 2)
