@@ -252,7 +252,16 @@ def apply(prim, args, params, plain=False):
             return _apply_forward_mode(prim, args, params, level)
     if st.directional and (prim.tie_break is not None or prim.piecewise_constant) and not plain:
         return _directional().apply_directional(prim, args, params)
-    xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
+    if len(args) == 1:
+        # one and two inputs unrolled: a comprehension is a function call of its own, ~10% of an
+        # op's overhead (a 60-op chain, forward + backward: 3.7 -> 3.5 us per op)
+        a = args[0]
+        xs = (a.data,) if isinstance(a, Tensor) else (a,)
+    elif len(args) == 2:
+        a, b = args
+        xs = (a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+    else:
+        xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
     except (ValueError, TypeError, IndexError) as e:
@@ -262,8 +271,19 @@ def apply(prim, args, params, plain=False):
     if st.grad_enabled:
         # graph handles of the inputs (their node, the leaf itself, or None), built inline: this
         # loop runs for every op, and a helper call per input costs ~10% of the per-op overhead
-        parents = tuple([(a.node if a.node is not None else (a if a.requires_grad else None))
-                         if isinstance(a, Tensor) else None for a in args])
+        if len(args) == 1:
+            a = args[0]
+            parents = ((a.node if a.node is not None else (a if a.requires_grad else None))
+                       if isinstance(a, Tensor) else None,)
+        elif len(args) == 2:
+            a, b = args
+            parents = ((a.node if a.node is not None else (a if a.requires_grad else None))
+                       if isinstance(a, Tensor) else None,
+                       (b.node if b.node is not None else (b if b.requires_grad else None))
+                       if isinstance(b, Tensor) else None)
+        else:
+            parents = tuple([(a.node if a.node is not None else (a if a.requires_grad else None))
+                             if isinstance(a, Tensor) else None for a in args])
         for p in parents:
             if p is not None:       # (identity tests only: == on a Tensor is elementwise)
                 if prim.differentiable and out.dtype.kind == "f":
