@@ -590,6 +590,9 @@ SPECS = [
     OpSpec("conv2d_many_channels_p1_bias", lambda x, w, b: kg.conv2d(x, w, b, padding=1),   # im2col's one-copy path
            lambda x, w, b: F.conv2d(x, w, b, padding=1), (((2, 5, 4, 5), (3, 5, 3, 3), (3,)),), NORMAL,
            diff=(0, 1, 2)),
+    OpSpec("conv2d_many_channels_s2_p1_d2", lambda x, w: kg.conv2d(x, w, stride=2, padding=1, dilation=2),
+           lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=2), (((2, 4, 7, 6), (3, 4, 2, 3)),), NORMAL,
+           diff=(0, 1)),
     OpSpec("conv2d_s2_p1_d2_bias", lambda x, w, b: kg.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            (((2, 2, 7, 6), (3, 2, 2, 3), (3,)),), NORMAL, diff=(0, 1, 2)),
