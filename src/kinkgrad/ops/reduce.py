@@ -119,7 +119,7 @@ def _in_layout_of(g, ref):
     with a channel-major cotangent took 5.1 ms, 0.7 ms after this out-sized copy (batch 64x16x28x28).
     """
     if (isinstance(g, np.ndarray) and isinstance(ref, np.ndarray) and g.ndim > 2 and g.shape == ref.shape
-            and g.strides != ref.strides):
+            and [s // g.itemsize for s in g.strides] != [s // ref.itemsize for s in ref.strides]):
         same = np.empty_like(ref, dtype=g.dtype)
         same[...] = g
         return same
