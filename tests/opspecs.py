@@ -197,6 +197,13 @@ def t(a):
 
 
 # -- the table ----------------------------------------------------------------------------------
+def _unfold_rows(x, k, s, d, p):
+    """torch's unfold (N, C*kh*kw, L), channel-major, as kinkgrad's im2col rows (N*L, kh*kw*C)."""
+    n, c = x.shape[:2]
+    cols = F.unfold(x, k, dilation=d, padding=p, stride=s)
+    return cols.reshape(n, c, k[0], k[1], -1).permute(0, 4, 2, 3, 1).reshape(-1, k[0] * k[1] * c)
+
+
 SPECS = [
     # arithmetic
     OpSpec("add", kg.add, torch.add, BINARY, NORMAL, diff=(0, 1)),
@@ -587,6 +594,8 @@ SPECS = [
     # convolution (im2col + one GEMM): x and weight (and bias) differentiated, bilinear so smooth
     OpSpec("conv2d", lambda x, w: kg.conv2d(x, w), lambda x, w: F.conv2d(x, w),
            (((2, 3, 5, 6), (4, 3, 3, 2)), ((1, 1, 4, 4), (2, 1, 1, 1))), NORMAL, diff=(0, 1)),
+    OpSpec("im2col_k32_s21_d12_p1", lambda x: kg.im2col(x, k=(3, 2), s=(2, 1), d=(1, 2), p=(1, 1)),
+           lambda x: _unfold_rows(x, (3, 2), (2, 1), (1, 2), (1, 1)), unary((2, 3, 5, 6), (1, 5, 4, 4)), NORMAL),
     OpSpec("conv2d_many_channels_p1_bias", lambda x, w, b: kg.conv2d(x, w, b, padding=1),   # im2col's one-copy path
            lambda x, w, b: F.conv2d(x, w, b, padding=1), (((2, 5, 4, 5), (3, 5, 3, 3), (3,)),), NORMAL,
            diff=(0, 1, 2)),

@@ -589,3 +589,30 @@ def test_two_input_comparison_tie_uses_tangent_difference():
     a, b = A(1, 1), A(1, 1)
     ga, gb = kg.grad(f, argnums=(0, 1), kinks="directional", direction=(A(1, -1), A(0, 0)))(a, b)
     assert np.array_equal(npy(ga), A(1, 0)) and np.array_equal(npy(gb), A(0, 1))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_directional_through_convolution_relu_and_pooling(seed):
+    # a small CNN whose relu inputs are exactly 0 at some positions (bias chosen so) and whose
+    # pooling windows tie: the directional gradient is the plain gradient of the piece active
+    # along v, which the convolution's forward rule (its jvp on NumPy) has to carry correctly
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((3, 2, 3, 3))
+    x = np.round(rng.standard_normal((1, 2, 6, 6)) * 2) / 2       # coarse values: exact zeros and ties
+    w = np.round(w * 2) / 2
+    b = -kg.conv2d(x, w, padding=1).data[0, :, 2, 2]               # and one exact zero per channel
+    head = rng.standard_normal(3 * 3 * 3)
+
+    def f(x):
+        h = kg.max_pool2d(kg.relu(kg.conv2d(x, w, b, padding=1)), 2)
+        return kg.sum(h.reshape(-1) * head)
+
+    with kg.audit() as rep:
+        kg.grad(f)(x)
+    assert rep.semantics != "exact", "the point should sit on a kink for the test to mean anything"
+    v = direction(x, seed)
+    got = dgrad(f, x, v, seed=seed)
+    # beside the kink the only ties left are pooling windows of relu-clipped zeros, whose slope is 0
+    # under every tie rule, so the plain gradient there is the active piece's
+    want, _ = grad_beside(f, x, v)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)

@@ -111,7 +111,7 @@ def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
             prev = acc.get(p)
             acc[p] = c if prev is None else prev + c
         if not retain_graph:
-            node.xs = node.out = node.params = None     # params may hold closures over a forward graph
+            node.xs = node.out = node.params = node.res = None   # params may hold closures over a forward graph
     for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
         if p in grads:
             g = grads.pop(p)

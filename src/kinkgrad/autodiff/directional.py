@@ -175,7 +175,9 @@ def _jump(prim, args, params, out):
     step = np.zeros(at.shape)
     step[at] = sign
     nudged = np.where(step > 0, np.nextafter(xs[0], np.inf), np.where(step < 0, np.nextafter(xs[0], -np.inf), xs[0]))
-    out.data = np.asarray(prim.impl(nudged, *xs[1:], **params)).astype(out.data.dtype, copy=False)
+    value = prim.impl(nudged, *xs[1:], **params)
+    value = value[0] if prim.residual else value
+    out.data = np.asarray(value).astype(out.data.dtype, copy=False)
     _certify(prim.name, counts, len(sign))
     return out
 
@@ -221,6 +223,7 @@ def _tangents(prim, dirs, out, xs, params):
                 a = list(xs)
                 a[i] = t
                 term = prim.impl(*a, **params)
+                term = term[0] if prim.residual else term
             elif prim.jvps is not None and i < len(prim.jvps) and prim.jvps[i] is not None:
                 term = prim.jvps[i](m, t, out, *xs, **params)
             else:

@@ -7,7 +7,11 @@ A primitive states its derivative once and both modes are generated from it:
   ``t``, so the two modes cannot disagree (not even at a kink);
 * other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
   input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
-  differentiable input, so its JVP is the op itself applied to the tangent).
+  differentiable input, so its JVP is the op itself applied to the tangent);
+* an op whose forward kernel computes something its backward needs again (a convolution's im2col
+  matrix) declares ``residual=True``: the kernel returns ``(out, residual)``, the node keeps the
+  residual, and the reverse rules get it as ``res=`` (a NumPy value, for the plain backward only: a
+  rule running on kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
 
 Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
 (``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
@@ -32,11 +36,11 @@ class Primitive:
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
                  "piecewise_constant", "variadic", "singular", "tie_break", "selects",
-                 "unary", "doc")
+                 "unary", "residual", "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
                  differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
-                 selects=False, doc=None):
+                 selects=False, residual=False, doc=None):
         self.name = name
         self.impl = impl
         self.derivs = _as_tuple(derivs)
@@ -53,6 +57,7 @@ class Primitive:
         self.selects = selects or piecewise_constant   # some partials are exactly 0 (an unselected input)
         self.unary = (self.derivs is not None and len(self.derivs) == 1 and not singular
                       and not piecewise_constant)
+        self.residual = residual            # the kernel returns (out, residual); vjps get res=residual
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -94,6 +99,8 @@ class Primitive:
         if self.vjps is None:
             raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
         vjps = self.vjps
+        if self.residual:
+            params = {**params, "res": node.res}
         if self.variadic:
             return vjps[0](m, g, out, *xs, **params)
         res = []
@@ -209,7 +216,7 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
-                 "partials", "seq", "__weakref__")
+                 "partials", "seq", "res", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         # creation order is a topological order (an op's inputs exist before it), so the backward
@@ -228,6 +235,7 @@ class Node:
         self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
         self.dirs_out = None    # and the output's (computed on demand, memoized)
         self.partials = None    # directional mode: the partial derivatives chosen at the kinks
+        self.res = None         # what a residual=True kernel saved for the backward pass
 
     @property
     def name(self):
@@ -266,6 +274,9 @@ def apply(prim, args, params, plain=False):
         out = prim.impl(*xs, **params)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, xs, e) from None
+    res = None
+    if prim.residual:
+        out, res = out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if st.grad_enabled:
@@ -288,6 +299,7 @@ def apply(prim, args, params, plain=False):
             if p is not None:       # (identity tests only: == on a Tensor is elementwise)
                 if prim.differentiable and out.dtype.kind == "f":
                     node = Node(prim, parents, xs, out, params)
+                    node.res = res
                     if st.sites or prim.piecewise_constant:
                         node.site = user_site()
                     return Tensor._wrap(out, node)

@@ -22,7 +22,8 @@ from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, h
                         leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
                         threshold, trunc)
 from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
-from .pool import avg_pool2d, col2im, col2im_rows, conv2d, im2col, max_pool2d, windows2d
+from .conv import col2im_rows, conv2d, im2col
+from .pool import avg_pool2d, col2im, max_pool2d, windows2d
 from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
                      softmax_cross_entropy, std, sum, var)

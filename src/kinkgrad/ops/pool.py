@@ -25,15 +25,6 @@ col2im = Primitive("col2im", rawops.col2im,
                    vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
                    doc="The transpose of windows2d: sum window values back onto the image.")
 
-im2col = Primitive("im2col", rawops.im2col,
-                   vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
-                   linear=True, doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows "
-                                    "(convolution as one GEMM).")
-col2im_rows = Primitive("col2im_rows", rawops.col2im_rows,
-                        vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p),
-                        linear=True, doc="The transpose of im2col.")
-
-
 def _window_max(x, axis, keepdims):
     return reduce_small_axes(np.maximum, x, axis, keepdims)
 
@@ -101,31 +92,3 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
         x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
     out = mean(windows2d(x4, k=k, s=s), axis=(4, 5))
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
-
-
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW).
-    im2col (padding folded in), then one matrix product."""
-    from .linalg import affine
-    from .shape import reshape, transpose
-
-    sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
-    if len(sx) != 4 or len(sw) != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
-    if sx[1] != sw[1]:
-        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
-    s, d = _pair(stride, "stride", "conv2d"), _pair(dilation, "dilation", "conv2d")
-    p = _pair(padding, "padding", "conv2d", minimum=0)
-    k = (sw[2], sw[3])
-    h, w = sx[2] + 2 * p[0], sx[3] + 2 * p[1]
-    if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
-        raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
-    n = sx[0]
-    oh = (h - (k[0] - 1) * d[0] - 1) // s[0] + 1
-    ow = (w - (k[1] - 1) * d[1] - 1) // s[1] + 1
-    cols = im2col(x, k=k, s=s, d=d, p=p)                                         # (N*OH*OW, kh*kw*C)
-    rows = reshape(transpose(weight, (0, 2, 3, 1)), (sw[0], -1))                 # (O, kh*kw*C), same order
-    out = affine(cols, transpose(rows, (1, 0)), bias)                            # (N*OH*OW, O)
-    # the result is stored channels-last and viewed as (N, O, OH, OW): no copy, and the next
-    # convolution's im2col then reads contiguous runs of channels
-    return transpose(reshape(out, (n, oh, ow, sw[0])), (0, 3, 1, 2))

@@ -1,0 +1,112 @@
+"""Convolution: im2col (windows as matrix rows) and one matrix product, as a single primitive.
+
+The forward kernel keeps the im2col matrix as its residual, so the plain backward pass computes the
+weight gradient from it without rebuilding it, and the input gradient tap by tap (one product per
+kernel tap, added onto the padded image) without materializing the (N*OH*OW, kh*kw*C) matrix of
+column gradients. Rules running on kinkgrad ops (higher derivatives) compose im2col, col2im_rows
+and matmul instead, so every derivative stays differentiable.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff import rawops
+from ..autodiff.primitive import Primitive
+from ..kernels import conv_input_grad, conv_out_shape
+from ._declare import shape_of
+
+im2col = Primitive("im2col", rawops.im2col,
+                   vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
+                   linear=True, doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows "
+                                    "(convolution as one GEMM).")
+col2im_rows = Primitive("col2im_rows", rawops.col2im_rows,
+                        vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p),
+                        linear=True, doc="The transpose of im2col.")
+
+
+# -- the pieces every rule shares (m: NumPy in a plain backward, kinkgrad ops otherwise) -------------
+def _weight_rows(m, w):
+    """(O, C, kh, kw) -> (O, kh*kw*C): each filter in im2col's (tap, channel) order."""
+    return m.reshape(m.transpose(w, (0, 2, 3, 1)), (shape_of(w)[0], -1))
+
+
+def _rows_of(m, y):
+    """(N, O, OH, OW) -> (N*OH*OW, O): an output-shaped value as one row per output position."""
+    return m.reshape(m.transpose(y, (0, 2, 3, 1)), (-1, shape_of(y)[1]))
+
+
+def _as_output(m, rows, n, oh, ow):
+    """The inverse of ``_rows_of``: stored channels-last, viewed as (N, O, OH, OW) without a copy, so
+    the next convolution's im2col reads contiguous runs of channels."""
+    return m.transpose(m.reshape(rows, (n, oh, ow, shape_of(rows)[1])), (0, 3, 1, 2))
+
+
+def _conv(m, x, w, k, s, d, p, cols=None):
+    cols = m.im2col(x, k, s, d, p) if cols is None else cols
+    rows = m.matmul(cols, m.swapaxes(_weight_rows(m, w), 0, 1))
+    n, oh, ow = shape_of(x)[0], *conv_out_shape(shape_of(x)[2:], k, s, d, p)
+    return _as_output(m, rows, n, oh, ow)
+
+
+def _kernel(x, w, b, k, s, d, p):
+    cols = rawops.im2col(x, k, s, d, p)
+    rows = cols @ _weight_rows(np, w).T
+    if b is not None:
+        if rows.dtype == np.result_type(rows, b):
+            rows += b            # a fresh product: the bias goes in place
+        else:
+            rows = rows + b
+    oh, ow = conv_out_shape(x.shape[2:], k, s, d, p)
+    return _as_output(np, rows, x.shape[0], oh, ow), cols
+
+
+def _vjp_x(m, g, out, x, w, b, k, s, d, p, res=None):
+    if m is rawops:
+        return conv_input_grad(_rows_of(m, g), _weight_rows(m, w), shape_of(x), k, s, d, p)
+    return m.col2im_rows(m.matmul(_rows_of(m, g), _weight_rows(m, w)), shape_of(x), k, s, d, p)
+
+
+def _vjp_w(m, g, out, x, w, b, k, s, d, p, res=None):
+    cols = res if m is rawops and res is not None else m.im2col(x, k, s, d, p)
+    gw = m.matmul(m.swapaxes(cols, 0, 1), _rows_of(m, g))               # (kh*kw*C, O)
+    o, c, kh, kw = shape_of(w)
+    return m.transpose(m.reshape(gw, (kh, kw, c, o)), (3, 2, 0, 1))
+
+
+def _vjp_b(m, g, out, x, w, b, k, s, d, p, res=None):
+    return m.sum_to(_rows_of(m, g), shape_of(b))
+
+
+_conv2d = Primitive(
+    "conv2d", _kernel, residual=True,
+    vjp=(_vjp_x, _vjp_w, _vjp_b),
+    jvp=(lambda m, t, out, x, w, b, k, s, d, p: _conv(m, t, w, k, s, d, p),       # bilinear in (x, w)
+         lambda m, t, out, x, w, b, k, s, d, p: _conv(m, x, t, k, s, d, p),
+         lambda m, t, out, x, w, b, k, s, d, p: m.broadcast_to(m.reshape(t, (1, -1, 1, 1)), shape_of(out))),
+    doc="2-D cross-correlation with bias: im2col + one matrix product; keeps the im2col matrix for backward.")
+
+
+def _pair(v, name, minimum=1):
+    v = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
+    if len(v) != 2 or min(v) < minimum:
+        kind = "a non-negative" if minimum == 0 else "a positive"
+        raise ValueError(f"conv2d: {name} must be {kind} int or a pair of them, got {v}")
+    return v
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+    sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
+    if len(sx) != 4 or len(sw) != 4:
+        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+    if sx[1] != sw[1]:
+        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
+    if bias is not None and tuple(shape_of(bias)) != (sw[0],):
+        raise ValueError(f"conv2d: bias must have shape ({sw[0]},), one value per output channel, "
+                         f"got {tuple(shape_of(bias))}")
+    s, d, p = _pair(stride, "stride"), _pair(dilation, "dilation"), _pair(padding, "padding", minimum=0)
+    k = (sw[2], sw[3])
+    h, w = sx[2] + 2 * p[0], sx[3] + 2 * p[1]
+    if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
+        raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
+    return _conv2d(x, weight, bias, k=k, s=s, d=d, p=p)
