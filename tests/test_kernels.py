@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kinkgrad.autodiff import rawops
-from kinkgrad.kernels import reduce_small_axes
+from kinkgrad.kernels import extreme_grad, reduce_small_axes
 
 CASES = [((3, 4, 2, 5, 2), (2, 4)), ((3, 4, 2, 5, 2), (4, 2)), ((3, 4), 1), ((3, 1, 4), (1,)),
          ((2, 3, 4), (0, 2)), ((2, 9, 3), (1,)), ((2, 3, 4, 5), (0, 1, 2))]
@@ -64,3 +64,24 @@ def test_sum_to_keeps_integer_and_strided_inputs_exact():
     np.testing.assert_array_equal(rawops.sum_to(x, (3,)), x.sum(axis=0))
     xt = np.random.default_rng(3).standard_normal((16, 5000)).T        # not C-contiguous: the generic path
     np.testing.assert_array_equal(rawops.sum_to(xt, (16,)), xt.sum(axis=0))
+
+
+@pytest.mark.parametrize("shape,axes", [((3, 4, 2, 5, 2), (2, 4)), ((2, 3, 4), (1,)), ((4, 3), (0,))])
+def test_extreme_grad_splits_ties_evenly_like_the_reference(shape, axes):
+    # coarse values make many windows tie; the reference is the mask divided by its count per window
+    rng = np.random.default_rng(4)
+    x = np.round(rng.standard_normal(shape)).astype(np.float32)
+    out = np.max(x, axis=axes)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    hit = x == np.max(x, axis=axes, keepdims=True)
+    want = hit / hit.sum(axis=axes, keepdims=True) * np.expand_dims(g, axes)
+    got = extreme_grad(x, out, g, axes)
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(np.float32).eps)   # one division, one product
+
+
+def test_extreme_grad_leaves_full_and_long_reductions_to_the_general_path():
+    x = np.ones((3, 20), np.float32)
+    assert extreme_grad(x, x.max(axis=1), np.ones(3, np.float32), (1,)) is None     # a 20-long axis
+    v = np.ones(4, np.float32)
+    assert extreme_grad(v, v.max(), np.float32(1), (0,)) is None                   # nothing left to index

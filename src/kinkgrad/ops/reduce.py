@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autodiff.primitive import Primitive
 from ..autodiff import rawops
+from ..kernels import extreme_grad
 from ..kinks.policy import _POLICY
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
@@ -130,9 +131,13 @@ def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
         g = _in_layout_of(g, out)
         if m is rawops and _POLICY.get().is_default:
-            # plain backward, default rule: scale the (small) cotangent by each output's tie share,
-            # then one full-size product with the mask (no full-size weights: max pooling's
-            # backward allocates half as much)
+            # plain backward, default rule: per window position over short axes (max pooling);
+            # otherwise scale the (small) cotangent by each output's tie share, then one full-size
+            # product with the mask (no full-size weights)
+            reduced = tuple(n for i, n in enumerate(x.shape) if i not in axis)
+            gx = extreme_grad(x, out.reshape(reduced), np.asarray(g).reshape(reduced), axis)
+            if gx is not None:
+                return gx
             hit = x == out.reshape(_kept_shape(x.shape, axis))
             share = split_share(hit, axis, x.dtype)
             gk = g.reshape(_kept_shape(x.shape, axis)) if not keepdims else g
