@@ -71,8 +71,10 @@ def _same_gradients(name, ours, *others):
                                        err_msg=f"{name}: gradient of parameter {i} differs")
 
 
-def _fmt(t):
-    return f"{t * 1e6:10.1f} us" if t < 1e-2 else f"{t * 1e3:10.2f} ms"
+def _fmt(t, spread=None):
+    """A median, with the interquartile range as a percentage of it."""
+    text = f"{t * 1e6:.1f} us" if t < 1e-2 else f"{t * 1e3:.2f} ms"
+    return text if spread is None else f"{text} ±{50 * spread / t:.0f}%"
 
 
 def environment():
@@ -194,13 +196,15 @@ def main(argv=None):
     env = environment()
     env["allocator"] = "freed memory reused (kg.reuse_freed_memory)" if reused else "C library default"
     print("kinkgrad benchmarks  " + "  ".join(f"{k}={v}" for k, v in env.items()))
-    print(f"{'workload':<58}{'kinkgrad':>14}{'PyTorch':>14}{'NumPy':>14}{'vs torch':>10}{'vs numpy':>10}")
+    print("medians, ± half the interquartile range")
+    print(f"{'workload':<58}{'kinkgrad':>19}{'PyTorch':>19}{'NumPy':>19}{'vs torch':>10}{'vs numpy':>10}")
     for r in rows:
-        cells = [_fmt(r["kinkgrad_s"]), _fmt(r["torch_s"]) if "torch_s" in r else "",
-                 _fmt(r["numpy_s"]) if "numpy_s" in r else "",
+        cells = [_fmt(r["kinkgrad_s"], r["kinkgrad_spread_s"]),
+                 _fmt(r["torch_s"], r["torch_spread_s"]) if "torch_s" in r else "",
+                 _fmt(r["numpy_s"], r["numpy_spread_s"]) if "numpy_s" in r else "",
                  f"{r['ratio_vs_torch']:.2f}x" if "ratio_vs_torch" in r else "",
                  f"{r['ratio_vs_numpy']:.2f}x" if "ratio_vs_numpy" in r else ""]
-        print(f"{r['workload']:<58}" + "".join(f"{c:>14}" for c in cells[:3]) + "".join(f"{c:>10}" for c in cells[3:]))
+        print(f"{r['workload']:<58}" + "".join(f"{c:>19}" for c in cells[:3]) + "".join(f"{c:>10}" for c in cells[3:]))
     t = {r["workload"].split(":")[0]: r["kinkgrad_s"] for r in rows}
 
     def rows_by(prefix):
