@@ -5,6 +5,8 @@ text serves both the fast NumPy backward and the differentiable one used for hig
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..kernels import add_taps as _add_taps, conv_out_shape as _conv_out_shape
@@ -62,8 +64,9 @@ def sum_to(x, shape):
         # leading axes (a bias gradient): one matrix-vector product with a ones vector. NumPy
         # reduces axis 0 of a tall, narrow array in runs as short as a row: 9x slower for the
         # 50176 x 16 cotangent of a convolution's bias (0.81 ms vs 0.09 ms)
-        rows = x.reshape(int(np.prod(x.shape[:len(axes)])), -1)
-        return (np.ones(rows.shape[0], dtype=x.dtype) @ rows).reshape(shape)
+        rows = x.reshape(math.prod(x.shape[:len(axes)]), -1)
+        total = np.ones(rows.shape[0], dtype=x.dtype) @ rows
+        return total if total.shape == tuple(shape) else total.reshape(shape)
     if axes:
         x = x.sum(axis=axes, keepdims=True)
     return x.reshape(shape) if lead or x.shape != tuple(shape) else x

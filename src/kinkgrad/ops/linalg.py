@@ -63,7 +63,8 @@ def _affine_kernel(x, w, b):
 
 def _rows(m, a):
     """Every axis but the last flattened: the weight gradient of a batched x is one matrix product."""
-    return m.reshape(a, (-1, shape_of(a)[-1]))
+    shape = shape_of(a)
+    return a if len(shape) == 2 else m.reshape(a, (-1, shape[-1]))
 
 
 _affine = Primitive(
@@ -85,9 +86,9 @@ def affine(x, w, b=None):
         raise ValueError(f"affine: expects x (..., in) and w (in, out), got shapes {sx} and {sw}")
     if b is None:
         return matmul(x, w)
-    out_shape = sx[:-1] + (sw[1],)
+    out_shape, sb = sx[:-1] + (sw[1],), tuple(shape_of(b))
     try:
-        fits = np.broadcast_shapes(out_shape, tuple(shape_of(b))) == out_shape
+        fits = sb == (sw[1],) or np.broadcast_shapes(out_shape, sb) == out_shape   # (the usual bias first)
     except ValueError:
         fits = False
     if not fits:
