@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import kinkgrad as kg
 from kinkgrad.autodiff import rawops
 from kinkgrad.kernels import extreme_grad, reduce_small_axes
 
@@ -85,3 +86,18 @@ def test_extreme_grad_leaves_full_and_long_reductions_to_the_general_path():
     assert extreme_grad(x, x.max(axis=1), np.ones(3, np.float32), (1,)) is None     # a 20-long axis
     v = np.ones(4, np.float32)
     assert extreme_grad(v, v.max(), np.float32(1), (0,)) is None                   # nothing left to index
+
+
+def test_max_with_a_nan_window_still_splits_ties_elsewhere():
+    # one window without any hit (NaN) and one with two would fool a single global count
+    x = kg.tensor(np.array([[np.nan, 1.0], [2.0, 2.0]]), requires_grad=True)
+    kg.sum(kg.max(x, axis=1)).backward()
+    np.testing.assert_array_equal(x.grad.data, [[np.nan, np.nan], [0.5, 0.5]])
+    p = kg.tensor(np.array([[[[np.nan, 1.0], [2.0, 2.0]]]]), requires_grad=True)    # the pooling path
+    kg.sum(kg.max_pool2d(p, (1, 2))).backward()
+    np.testing.assert_array_equal(p.grad.data, [[[[np.nan, np.nan], [0.5, 0.5]]]])
+    v = np.array([[np.nan] * 20, [2.0] * 20])                                       # long axes: the general path
+    t = kg.tensor(v, requires_grad=True)
+    kg.sum(kg.max(t, axis=1)).backward()
+    assert np.isnan(t.grad.data[0]).all()
+    np.testing.assert_array_equal(t.grad.data[1], np.full(20, 1 / 20))

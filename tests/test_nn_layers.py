@@ -1084,3 +1084,22 @@ def test_conv_relu_pool_stack_matches_torch(preset):
     net(F.conv2d, F.max_pool2d, torch.relu, *ts).backward()
     for a, b in zip(ks, ts):
         close(a.grad, b.grad)
+
+
+def test_conv2d_and_affine_take_nested_lists_like_other_ops():
+    x, w, b = np.ones((1, 2, 4, 4)), np.ones((3, 2, 3, 3)), [1.0, 2.0, 3.0]
+    got = kg.conv2d(x.tolist(), w.tolist(), b)
+    close(got, F.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b, dtype=torch.float64)))
+    close(kg.affine(np.ones((2, 3)), np.ones((3, 2)).tolist(), [1.0, 2.0]), np.full((2, 2), 3.0) + [1.0, 2.0])
+
+
+def test_conv2d_keeps_its_im2col_matrix_only_when_the_weight_needs_a_gradient():
+    x = kg.tensor(np.ones((2, 3, 6, 6)))
+    b = kg.tensor(np.zeros(4), requires_grad=True)
+    frozen = kg.tensor(np.ones((4, 3, 3, 3)))
+    assert kg.conv2d(x, frozen, b, padding=1).node.res is None         # bias-only training keeps nothing
+    trained = kg.tensor(np.ones((4, 3, 3, 3)), requires_grad=True)
+    y = kg.conv2d(x, trained, b, padding=1)
+    assert y.node.res is not None and y.node.res.shape == (2 * 6 * 6, 3 * 3 * 3)
+    y.sum().backward()
+    assert y.node.res is None                                            # freed with the graph

@@ -55,15 +55,20 @@ def extreme_grad(x, out, g, axes):
         return None
     index = window_slices(x, axes)
     hits = [x[i] == out for i in index]
-    if sum(np.count_nonzero(h) for h in hits) != out.size:          # ties somewhere: split them
+    # one global count tells "no ties" only when every window has a hit: a NaN window has none
+    if sum(np.count_nonzero(h) for h in hits) != out.size or _has_nan(out):   # ties somewhere: split them
         count = np.add(hits[0], hits[1], dtype=np.uint8) if len(hits) > 1 else hits[0].astype(np.uint8)
         for h in hits[2:]:
             count += h
-        g = g / count                  # (a window with no hit only arises from NaN: 0/0, as before)
+        g = g / count                  # (a NaN window has no hit: 0 / 0 gives it NaN gradients)
     gx = np.empty_like(x, dtype=g.dtype)          # in x's memory order
     for i, h in zip(index, hits):
         np.multiply(h, g, out=gx[i])
     return gx
+
+
+def _has_nan(a):
+    return a.dtype.kind in "fc" and bool(np.isnan(a).any())
 
 
 def conv_out_shape(hw, k, s, d, p):

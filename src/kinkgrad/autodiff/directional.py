@@ -176,7 +176,7 @@ def _jump(prim, args, params, out):
     step[at] = sign
     nudged = np.where(step > 0, np.nextafter(xs[0], np.inf), np.where(step < 0, np.nextafter(xs[0], -np.inf), xs[0]))
     value = prim.impl(nudged, *xs[1:], **params)
-    value = value[0] if prim.residual else value
+    value = value[0] if prim.residual is not None else value
     out.data = np.asarray(value).astype(out.data.dtype, copy=False)
     _certify(prim.name, counts, len(sign))
     return out
@@ -223,7 +223,7 @@ def _tangents(prim, dirs, out, xs, params):
                 a = list(xs)
                 a[i] = t
                 term = prim.impl(*a, **params)
-                term = term[0] if prim.residual else term
+                term = term[0] if prim.residual is not None else term
             elif prim.jvps is not None and i < len(prim.jvps) and prim.jvps[i] is not None:
                 term = prim.jvps[i](m, t, out, *xs, **params)
             else:

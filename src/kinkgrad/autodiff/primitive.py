@@ -8,10 +8,11 @@ A primitive states its derivative once and both modes are generated from it:
 * other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
   input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
   differentiable input, so its JVP is the op itself applied to the tangent);
-* an op whose forward kernel computes something its backward needs again (a convolution's im2col
-  matrix) declares ``residual=True``: the kernel returns ``(out, residual)``, the node keeps the
-  residual, and the reverse rules get it as ``res=`` (a NumPy value, for the plain backward only: a
-  rule running on kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
+* an op whose forward kernel computes something one input's gradient needs again (a convolution's
+  im2col matrix, for the weight) declares ``residual=i`` (that input's index): the kernel returns
+  ``(out, residual)``, the node keeps the residual only when input i needs a gradient, and the
+  reverse rules get it as ``res=`` (a NumPy value, for the plain backward only: a rule running on
+  kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
 
 Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
 (``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
@@ -40,7 +41,7 @@ class Primitive:
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
                  differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
-                 selects=False, residual=False, doc=None):
+                 selects=False, residual=None, doc=None):
         self.name = name
         self.impl = impl
         self.derivs = _as_tuple(derivs)
@@ -57,7 +58,8 @@ class Primitive:
         self.selects = selects or piecewise_constant   # some partials are exactly 0 (an unselected input)
         self.unary = (self.derivs is not None and len(self.derivs) == 1 and not singular
                       and not piecewise_constant)
-        self.residual = residual            # the kernel returns (out, residual); vjps get res=residual
+        self.residual = residual            # None, or the input whose gradient uses what the kernel saved:
+                                            # the kernel then returns (out, residual); vjps get res=
         self.doc = doc
 
     def __call__(self, *args, **params):
@@ -99,7 +101,7 @@ class Primitive:
         if self.vjps is None:
             raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
         vjps = self.vjps
-        if self.residual:
+        if self.residual is not None:
             params = {**params, "res": node.res}
         if self.variadic:
             return vjps[0](m, g, out, *xs, **params)
@@ -235,7 +237,7 @@ class Node:
         self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
         self.dirs_out = None    # and the output's (computed on demand, memoized)
         self.partials = None    # directional mode: the partial derivatives chosen at the kinks
-        self.res = None         # what a residual=True kernel saved for the backward pass
+        self.res = None         # what a residual kernel saved for the backward pass
 
     @property
     def name(self):
@@ -275,7 +277,7 @@ def apply(prim, args, params, plain=False):
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, xs, e) from None
     res = None
-    if prim.residual:
+    if prim.residual is not None:
         out, res = out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
@@ -299,7 +301,8 @@ def apply(prim, args, params, plain=False):
             if p is not None:       # (identity tests only: == on a Tensor is elementwise)
                 if prim.differentiable and out.dtype.kind == "f":
                     node = Node(prim, parents, xs, out, params)
-                    node.res = res
+                    if res is not None and parents[prim.residual] is not None:
+                        node.res = res          # kept only for the input that needs it
                     if st.sites or prim.piecewise_constant:
                         node.site = user_site()
                     return Tensor._wrap(out, node)

@@ -161,7 +161,7 @@ def raise_at(op, kink, mask, raw_xs, site):
 
 
 # -- ties among several candidates (max/min reductions, pooling) -------------------------------
-def tie_weights(op, hit, axis, largest, g=None, x=None):
+def tie_weights(op, hit, axis, largest, g=None, x=None, out=None):
     """Weights over the candidates ``hit`` (boolean, True where an element attains the extreme
     along ``axis``) under the active tie rule; they sum to 1 per output under ``split``.
 
@@ -170,7 +170,7 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     """
     policy = _POLICY.get()
     if policy.is_default:
-        share = split_share(hit, axis, x.dtype if x is not None else np.float64)
+        share = split_share(hit, axis, x.dtype if x is not None else np.float64, out)
         return hit if share is None else np.multiply(hit, share, dtype=share.dtype)
     count = hit.sum(axis=axis, keepdims=True)
     from .declare import TIE
@@ -210,13 +210,15 @@ def tie_weights(op, hit, axis, largest, g=None, x=None):
     raise ValueError(f"{op}: rule {rule!r} does not apply to ties")
 
 
-def split_share(hit, axis, dtype):
+def split_share(hit, axis, dtype, out=None):
     """The default tie rule as a per-output factor: 1 / (number of tied candidates), or None when
-    no output has a tie (the common case: one global count tells). Kept per output, so a caller can
-    scale the small cotangent instead of building full-size weights."""
+    no output has a tie (the common case: one global count tells, given ``out`` to rule out NaN
+    windows, which have no candidate at all). Kept per output, so a caller can scale the small
+    cotangent instead of building full-size weights."""
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     outputs = hit.size // max(1, int(np.prod([hit.shape[a] for a in axes])))
-    if np.count_nonzero(hit) == outputs:
+    nan_free = out is not None and not (np.asarray(out).dtype.kind == "f" and np.isnan(out).any())
+    if nan_free and np.count_nonzero(hit) == outputs:
         return None
     # ties (all-zero windows after a relu are common): counted in a float dtype directly
     dtype = dtype if np.dtype(dtype).kind == "f" else np.float64

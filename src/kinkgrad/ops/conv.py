@@ -13,6 +13,7 @@ import numpy as np
 from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
+from ..tensor import Tensor
 from ._declare import shape_of
 
 im2col = Primitive("im2col", rawops.im2col,
@@ -78,7 +79,7 @@ def _vjp_b(m, g, out, x, w, b, k, s, d, p, res=None):
 
 
 _conv2d = Primitive(
-    "conv2d", _kernel, residual=True,
+    "conv2d", _kernel, residual=1,                   # the im2col matrix, for the weight gradient
     vjp=(_vjp_x, _vjp_w, _vjp_b),
     jvp=(lambda m, t, out, x, w, b, k, s, d, p: _conv(m, t, w, k, s, d, p),       # bilinear in (x, w)
          lambda m, t, out, x, w, b, k, s, d, p: _conv(m, x, t, k, s, d, p),
@@ -96,6 +97,7 @@ def _pair(v, name, minimum=1):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+    x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
         raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
+from ..tensor import Tensor
 from ._declare import ndim_of, shape_of
 
 
@@ -81,6 +82,7 @@ _affine = Primitive(
 def affine(x, w, b=None):
     """``x @ w + b`` with ``w`` of shape (in, out) (Keras' kernel layout) as one node: one output
     allocation instead of two and one graph node instead of two (PyTorch's ``addmm``)."""
+    x, w, b = (v if v is None or isinstance(v, (Tensor, np.ndarray, float, int)) else np.asarray(v) for v in (x, w, b))
     sx, sw = tuple(shape_of(x)), tuple(shape_of(w))
     if len(sw) != 2 or len(sx) == 0 or sx[-1] != sw[0]:
         raise ValueError(f"affine: expects x (..., in) and w (in, out), got shapes {sx} and {sw}")

@@ -108,7 +108,7 @@ def _extreme_weights(op, out, x, axis, largest, g=None):
     outr = out.data if isinstance(out, Tensor) else np.asarray(out)
     hit = raw == outr.reshape(_kept_shape(raw.shape, axis))
     gr = None if g is None else (g.data if isinstance(g, Tensor) else g)
-    w = tie_weights(op, hit, axis, largest, g=gr, x=raw)
+    w = tie_weights(op, hit, axis, largest, g=gr, x=raw, out=outr)
     return w if w.dtype == bool else w.astype(raw.dtype, copy=False)   # a bool mask multiplies as 0/1
 
 
@@ -139,7 +139,7 @@ def _extreme(name, kernel, largest):
             if gx is not None:
                 return gx
             hit = x == out.reshape(_kept_shape(x.shape, axis))
-            share = split_share(hit, axis, x.dtype)
+            share = split_share(hit, axis, x.dtype, out)
             gk = g.reshape(_kept_shape(x.shape, axis)) if not keepdims else g
             return np.multiply(hit, gk if share is None else gk * share)
         gu = _unreduce(m, g, shape_of(x), axis, keepdims)
