@@ -565,3 +565,23 @@ def test_python_float_input_to_grad_gives_float32():
     np.testing.assert_allclose(arr(g2), np.cos(np.float32(0.5)), rtol=2e-7)   # ~1 ulp of float32
     assert kg.tensor(3.0).dtype == np.float32
     assert kg.tensor(np.float64(3.0)).dtype == np.float64     # NumPy inputs keep their dtype
+
+
+def _grad_of_w_via_backward(x):
+    """A function that calls .backward() itself and returns a .grad (x**2 * 3 here, as w.grad)."""
+    w = kg.tensor(np.float64(2.0), requires_grad=True)
+    (w * x ** 2 * 3).sum().backward()
+    return w.grad
+
+
+def test_backward_inside_jvp_carries_tangents():
+    x, t = np.array([1.0, -2.0]), np.array([0.5, 1.0])
+    out, tangent = kg.jvp(_grad_of_w_via_backward, (kg.tensor(x),), (kg.tensor(t),))
+    np.testing.assert_allclose(out.data, np.sum(3 * x ** 2), rtol=1e-15)
+    np.testing.assert_allclose(tangent.data, np.sum(6 * x * t), rtol=1e-15)     # d/dx sum(3 x^2) . t
+
+
+def test_backward_inside_grad_is_differentiated_through():
+    x = np.array([1.0, -2.0])
+    g = kg.grad(lambda v: _grad_of_w_via_backward(v))(kg.tensor(x))
+    np.testing.assert_allclose(g.data, 6 * x, rtol=1e-15)

@@ -216,12 +216,17 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
             "backward(): this tensor does not require grad and has no grad_fn, so there is nothing "
             "to differentiate; did you create the inputs with requires_grad=True, or compute it "
             "under kg.no_grad()?")
+    st = _STATE.get()
+    # inside a transform (kg.jvp, kg.grad...) the enclosing computation differentiates what this
+    # backward produces, so it is recorded as with create_graph (otherwise .grad would silently
+    # carry a zero tangent / no dependence on the transform's inputs)
+    create_graph = create_graph or (st.grad_enabled and bool(st.depth or st.levels))
     g = _seed_cotangent(root, grad, create_graph)
     ref = root.node if root.node is not None else root
     tensor_mode = bool(create_graph)
     # grad mode set by token, not through the _set context manager: this runs once per backward()
     # and the generator-based manager costs ~2 us of a 60-op chain's ~200
-    token = _STATE.set(_STATE.get()._replace(grad_enabled=tensor_mode))
+    token = _STATE.set(st._replace(grad_enabled=tensor_mode))
     try:
         run_backward([ref], [g], tensor_mode=tensor_mode, retain_graph=retain_graph or create_graph)
     finally:
