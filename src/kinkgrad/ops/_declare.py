@@ -38,6 +38,15 @@ def normalize_axis(axis, ndim, op="op"):
     return tuple(sorted(out))
 
 
+def int_pair(v, name, op, minimum=1):
+    """An int or a pair of ints (kernel size, stride, padding...) as a pair, checked."""
+    v = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
+    if len(v) != 2 or min(v) < minimum:
+        kind = "a non-negative" if minimum == 0 else "a positive"
+        raise ValueError(f"{op}: {name} must be {kind} int or a pair of them, got {v}")
+    return v
+
+
 def shape_of(x):
     return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
 

@@ -14,7 +14,7 @@ from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
-from ._declare import shape_of
+from ._declare import int_pair, shape_of
 
 im2col = Primitive("im2col", rawops.im2col,
                    vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
@@ -42,9 +42,9 @@ def _as_output(m, rows, n, oh, ow):
     return m.transpose(m.reshape(rows, (n, oh, ow, shape_of(rows)[1])), (0, 3, 1, 2))
 
 
-def _conv(m, x, w, k, s, d, p, cols=None):
-    cols = m.im2col(x, k, s, d, p) if cols is None else cols
-    rows = m.matmul(cols, m.swapaxes(_weight_rows(m, w), 0, 1))
+def _conv(m, x, w, k, s, d, p):
+    """The convolution without bias, written in ``m``: the forward-mode rules (it is bilinear)."""
+    rows = m.matmul(m.im2col(x, k, s, d, p), m.swapaxes(_weight_rows(m, w), 0, 1))
     n, oh, ow = shape_of(x)[0], *conv_out_shape(shape_of(x)[2:], k, s, d, p)
     return _as_output(m, rows, n, oh, ow)
 
@@ -87,14 +87,6 @@ _conv2d = Primitive(
     doc="2-D cross-correlation with bias: im2col + one matrix product; keeps the im2col matrix for backward.")
 
 
-def _pair(v, name, minimum=1):
-    v = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
-    if len(v) != 2 or min(v) < minimum:
-        kind = "a non-negative" if minimum == 0 else "a positive"
-        raise ValueError(f"conv2d: {name} must be {kind} int or a pair of them, got {v}")
-    return v
-
-
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
@@ -106,7 +98,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     if bias is not None and tuple(shape_of(bias)) != (sw[0],):
         raise ValueError(f"conv2d: bias must have shape ({sw[0]},), one value per output channel, "
                          f"got {tuple(shape_of(bias))}")
-    s, d, p = _pair(stride, "stride"), _pair(dilation, "dilation"), _pair(padding, "padding", minimum=0)
+    s, d = int_pair(stride, "stride", "conv2d"), int_pair(dilation, "dilation", "conv2d")
+    p = int_pair(padding, "padding", "conv2d", minimum=0)
     k = (sw[2], sw[3])
     h, w = sx[2] + 2 * p[0], sx[3] + 2 * p[1]
     if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:

@@ -10,7 +10,7 @@ import numpy as np
 from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import reduce_small_axes
-from ._declare import shape_of
+from ._declare import int_pair, shape_of
 from .reduce import _extreme
 
 
@@ -32,14 +32,6 @@ def _window_max(x, axis, keepdims):
 _pool_max = _extreme("max_pool2d", _window_max, True)
 
 
-def _pair(v, name, op="max_pool2d", minimum=1):
-    v = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
-    if len(v) != 2 or min(v) < minimum:
-        kind = "a non-negative" if minimum == 0 else "a positive"
-        raise ValueError(f"{op}: {name} must be {kind} int or a pair of them, got {v}")
-    return v
-
-
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (PyTorch's layout).
 
@@ -48,13 +40,13 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
     """
     from .shape import pad, reshape
 
-    k = _pair(kernel_size, "kernel_size")
-    s = _pair(stride if stride is not None else k, "stride")
+    k = int_pair(kernel_size, "kernel_size", "max_pool2d")
+    s = int_pair(stride if stride is not None else k, "stride", "max_pool2d")
     shape = tuple(shape_of(x))
     if len(shape) not in (3, 4):
         raise ValueError(f"max_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
     x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    p = _pair(padding, "padding", minimum=0)
+    p = int_pair(padding, "padding", "max_pool2d", minimum=0)
     if p != (0, 0):
         x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=-np.inf)
     h, w = shape_of(x4)[2:]
@@ -81,13 +73,13 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     from .reduce import mean
     from .shape import pad, reshape
 
-    k = _pair(kernel_size, "kernel_size", "avg_pool2d")
-    s = _pair(stride if stride is not None else k, "stride", "avg_pool2d")
+    k = int_pair(kernel_size, "kernel_size", "avg_pool2d")
+    s = int_pair(stride if stride is not None else k, "stride", "avg_pool2d")
     shape = tuple(shape_of(x))
     if len(shape) not in (3, 4):
         raise ValueError(f"avg_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
     x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    p = _pair(padding, "padding", "avg_pool2d", minimum=0)
+    p = int_pair(padding, "padding", "avg_pool2d", minimum=0)
     if p != (0, 0):
         x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
     out = mean(windows2d(x4, k=k, s=s), axis=(4, 5))
