@@ -129,11 +129,11 @@ def select_transpose(g, rows, cols, vals, shape):
 
 
 def windows2d(x, k, s, d=(1, 1)):
-    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) windows with stride s and dilation d (a copy, so
-    later writes can't alias the input)."""
+    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) windows with stride s and dilation d: a read-only
+    strided view (overlapping windows share memory; copying them cost kh*kw times the input)."""
     span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
     v = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
-    return np.ascontiguousarray(v[:, :, ::s[0], ::s[1], ::d[0], ::d[1]])
+    return v[:, :, ::s[0], ::s[1], ::d[0], ::d[1]]
 
 
 def col2im(g, shape, k, s, d=(1, 1)):

@@ -32,55 +32,48 @@ def _window_max(x, axis, keepdims):
 _pool_max = _extreme("max_pool2d", _window_max, True)
 
 
+def _pool(x, kernel_size, stride, padding, op, pad_value, reduce):
+    """What the poolings share: (C, H, W) or (N, C, H, W) input, padding with ``pad_value``, and the
+    windows as extra axes that ``reduce(windows, axes)`` collapses. Non-overlapping windows are a
+    reshape (a view, no copy); overlapping ones a strided copy (windows2d)."""
+    from .index import getitem
+    from .shape import pad, reshape
+
+    k = int_pair(kernel_size, "kernel_size", op)
+    s = int_pair(stride if stride is not None else k, "stride", op)
+    shape = tuple(shape_of(x))
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{op}: expects (N, C, H, W) or (C, H, W), got shape {shape}")
+    x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
+    p = int_pair(padding, "padding", op, minimum=0)
+    if p != (0, 0):
+        x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=pad_value)
+    h, w = shape_of(x4)[2:]
+    if h < k[0] or w < k[1]:
+        raise ValueError(f"{op}: window {k} is larger than the (padded) input {h}x{w}")
+    if s == k:
+        n, c = shape_of(x4)[:2]
+        oh, ow = h // k[0], w // k[1]
+        if (oh * k[0], ow * k[1]) != (h, w):          # the rows and columns no window covers
+            x4 = getitem(x4, (slice(None), slice(None), slice(0, oh * k[0]), slice(0, ow * k[1])))
+        out = reduce(reshape(x4, (n, c, oh, k[0], ow, k[1])), (3, 5))
+    else:
+        out = reduce(windows2d(x4, k=k, s=s), (4, 5))
+    return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
+
+
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (PyTorch's layout).
 
     Ties within a window: the ``max_pool2d`` kink rule (default: split evenly; the ``torch``,
     ``jax`` and ``tensorflow`` presets: the first element of the window).
     """
-    from .shape import pad, reshape
-
-    k = int_pair(kernel_size, "kernel_size", "max_pool2d")
-    s = int_pair(stride if stride is not None else k, "stride", "max_pool2d")
-    shape = tuple(shape_of(x))
-    if len(shape) not in (3, 4):
-        raise ValueError(f"max_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
-    x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    p = int_pair(padding, "padding", "max_pool2d", minimum=0)
-    if p != (0, 0):
-        x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])), value=-np.inf)
-    h, w = shape_of(x4)[2:]
-    if h < k[0] or w < k[1]:
-        raise ValueError(f"max_pool2d: window {k} is larger than the (padded) input {h}x{w}")
-    if s == k:
-        # non-overlapping windows are a reshape (a view, no copy): max over the two window axes
-        from .index import getitem
-
-        n, c = shape_of(x4)[:2]
-        oh, ow = h // k[0], w // k[1]
-        if (oh * k[0], ow * k[1]) != (h, w):
-            x4 = getitem(x4, (slice(None), slice(None), slice(0, oh * k[0]), slice(0, ow * k[1])))
-        out = _pool_max(reshape(x4, (n, c, oh, k[0], ow, k[1])), axis=(3, 5), keepdims=False)
-    else:
-        win = windows2d(x4, k=k, s=s)
-        win = reshape(win, tuple(shape_of(win)[:4]) + (k[0] * k[1],))
-        out = _pool_max(win, axis=(4,), keepdims=False)
-    return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
+    return _pool(x, kernel_size, stride, padding, "max_pool2d", -np.inf,
+                 lambda v, axes: _pool_max(v, axis=axes, keepdims=False))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Mean over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (zero padding counts)."""
     from .reduce import mean
-    from .shape import pad, reshape
 
-    k = int_pair(kernel_size, "kernel_size", "avg_pool2d")
-    s = int_pair(stride if stride is not None else k, "stride", "avg_pool2d")
-    shape = tuple(shape_of(x))
-    if len(shape) not in (3, 4):
-        raise ValueError(f"avg_pool2d: expects (N, C, H, W) or (C, H, W), got shape {shape}")
-    x4 = reshape(x, (1,) + shape) if len(shape) == 3 else x
-    p = int_pair(padding, "padding", "avg_pool2d", minimum=0)
-    if p != (0, 0):
-        x4 = pad(x4, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
-    out = mean(windows2d(x4, k=k, s=s), axis=(4, 5))
-    return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
+    return _pool(x, kernel_size, stride, padding, "avg_pool2d", 0.0, lambda v, axes: mean(v, axis=axes))
