@@ -1,4 +1,5 @@
-"""Windowed maximum (max pooling): the windows are a linear view; the max is a tie-aware reduction.
+"""Pooling: the windows are a linear view of the input; max pooling reduces them with a tie-aware
+max, average pooling with a mean.
 
 Ties inside a window (two equal maxima) are decided by the ``max_pool2d`` rule: every framework
 gives the first element of the window; kinkgrad's default splits evenly.
@@ -35,7 +36,7 @@ _pool_max = _extreme("max_pool2d", _window_max, True)
 def _pool(x, kernel_size, stride, padding, op, pad_value, reduce):
     """What the poolings share: (C, H, W) or (N, C, H, W) input, padding with ``pad_value``, and the
     windows as extra axes that ``reduce(windows, axes)`` collapses. Non-overlapping windows are a
-    reshape (a view, no copy); overlapping ones a strided copy (windows2d)."""
+    reshape (a view, no copy); overlapping ones a read-only strided view (windows2d)."""
     from .index import getitem
     from .shape import pad, reshape
 
