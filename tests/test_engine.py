@@ -567,21 +567,51 @@ def test_python_float_input_to_grad_gives_float32():
     assert kg.tensor(np.float64(3.0)).dtype == np.float64     # NumPy inputs keep their dtype
 
 
-def _grad_of_w_via_backward(x):
+def _grad_of_w_via_backward(x, **kw):
     """A function that calls .backward() itself and returns a .grad (x**2 * 3 here, as w.grad)."""
     w = kg.tensor(np.float64(2.0), requires_grad=True)
-    (w * x ** 2 * 3).sum().backward()
+    (w * x ** 2 * 3).sum().backward(**kw)
     return w.grad
 
 
-def test_backward_inside_jvp_carries_tangents():
+@pytest.mark.parametrize("transform", ["grad", "jvp"])
+def test_plain_backward_inside_a_transform_is_refused_with_the_ways_out(transform):
+    # the transform would differentiate .grad as a constant (zero tangent): a silent wrong answer
+    x, t = kg.tensor(np.array([1.0, -2.0])), kg.tensor(np.array([0.5, 1.0]))
+    with pytest.raises(RuntimeError, match="create_graph=True.*kg.grad or kg.vjp.*kg.no_grad"):
+        if transform == "grad":
+            kg.grad(lambda v: _grad_of_w_via_backward(v))(x)
+        else:
+            kg.jvp(_grad_of_w_via_backward, (x,), (t,))
+
+
+def test_backward_with_create_graph_inside_jvp_carries_tangents():
     x, t = np.array([1.0, -2.0]), np.array([0.5, 1.0])
-    out, tangent = kg.jvp(_grad_of_w_via_backward, (kg.tensor(x),), (kg.tensor(t),))
+    out, tangent = kg.jvp(lambda v: _grad_of_w_via_backward(v, create_graph=True), (kg.tensor(x),),
+                          (kg.tensor(t),))
     np.testing.assert_allclose(out.data, np.sum(3 * x ** 2), rtol=1e-15)
     np.testing.assert_allclose(tangent.data, np.sum(6 * x * t), rtol=1e-15)     # d/dx sum(3 x^2) . t
 
 
-def test_backward_inside_grad_is_differentiated_through():
+def test_backward_with_create_graph_inside_grad_is_differentiated_through():
     x = np.array([1.0, -2.0])
-    g = kg.grad(lambda v: _grad_of_w_via_backward(v))(kg.tensor(x))
+    g = kg.grad(lambda v: _grad_of_w_via_backward(v, create_graph=True))(kg.tensor(x))
     np.testing.assert_allclose(g.data, 6 * x, rtol=1e-15)
+
+
+def test_backward_under_no_grad_inside_a_transform_runs_plainly():
+    def f(v):
+        w = kg.tensor(np.float64(2.0), requires_grad=True)
+        loss = (w * v ** 2).sum()
+        with kg.no_grad():
+            loss.backward()                  # a gradient the transform does not depend on (logging, say)
+        assert not w.grad.requires_grad
+        return (v * v).sum()
+    np.testing.assert_allclose(kg.grad(f)(kg.tensor(np.array([1.0, 3.0]))).data, [2.0, 6.0], rtol=1e-15)
+
+
+def test_backward_with_an_array_seed_and_create_graph_gives_tensor_grads():
+    w = kg.tensor(np.array([1.0, 1.0]), requires_grad=True)
+    (w * 3.0).backward(grad=np.array([1.0, 2.0]), create_graph=True)
+    assert isinstance(w.grad, kg.Tensor)
+    np.testing.assert_allclose(w.grad.data, [3.0, 6.0], rtol=1e-15)

@@ -101,3 +101,9 @@ def test_max_with_a_nan_window_still_splits_ties_elsewhere():
     kg.sum(kg.max(t, axis=1)).backward()
     assert np.isnan(t.grad.data[0]).all()
     np.testing.assert_array_equal(t.grad.data[1], np.full(20, 1 / 20))
+
+
+def test_sums_and_maxima_over_empty_axes_take_numpys_path():
+    np.testing.assert_array_equal(kg.sum(np.zeros((3, 0, 5)), axis=1).data, np.zeros((3, 5)))
+    np.testing.assert_array_equal(reduce_small_axes(np.add, np.zeros((0, 3)), 0), np.zeros(3))
+    assert extreme_grad(np.zeros((3, 0, 5)), np.zeros((3, 5)), np.ones((3, 5)), (1,)) is None

@@ -14,7 +14,7 @@ import numpy as np
 
 
 def _short(x, axes):
-    return bool(axes) and len(axes) <= 2 and all(x.shape[a] <= 8 for a in axes)
+    return bool(axes) and len(axes) <= 2 and all(1 <= x.shape[a] <= 8 for a in axes)
 
 
 def window_slices(x, axes, keepdims=False):

@@ -217,10 +217,15 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
             "to differentiate; did you create the inputs with requires_grad=True, or compute it "
             "under kg.no_grad()?")
     st = _STATE.get()
-    # inside a transform (kg.jvp, kg.grad...) the enclosing computation differentiates what this
-    # backward produces, so it is recorded as with create_graph (otherwise .grad would silently
-    # carry a zero tangent / no dependence on the transform's inputs)
-    create_graph = create_graph or (st.grad_enabled and bool(st.depth or st.levels))
+    if not create_graph and st.grad_enabled and (st.depth or st.levels):
+        # inside a transform the enclosing computation differentiates what this backward produces;
+        # a plain backward would hand it constants (.grad with no dependence on the transform's
+        # inputs, a zero tangent under kg.jvp): a silent wrong derivative, so it is refused
+        raise RuntimeError(
+            "backward() inside kg.grad / kg.jvp / kg.vjp / kg.hessian...: the transform would differentiate "
+            ".grad as a constant. Pass create_graph=True to record this backward (then .grad carries the "
+            "graph until you reset it), compute the inner gradient with kg.grad or kg.vjp instead, or call "
+            "backward() under kg.no_grad() if the transform does not depend on it.")
     g = _seed_cotangent(root, grad, create_graph)
     ref = root.node if root.node is not None else root
     tensor_mode = bool(create_graph)
@@ -247,5 +252,5 @@ def _seed_cotangent(root, grad, tensor_mode):
         if g.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {g.shape} but the tensor has shape {root.shape}")
         if tensor_mode:
-            return g
+            return g if isinstance(g, Tensor) else Tensor._wrap(g)
     return Tensor._wrap(g) if tensor_mode else g

@@ -29,7 +29,7 @@ def _reduce_tangent(m, t, axis, keepdims):
 
 def _sum_kernel(x, axis, keepdims):
     # short axes of a many-axis view (pooling windows): slice adds, ~8x faster than NumPy's
-    # reduction there; float32/64 only, where NumPy's own sum of so few terms is the same sequence
+    # reduction there (the order of the at most 64 terms may differ from np.sum's: last-bit changes)
     if type(x) is np.ndarray and x.dtype in _WIDE_FLOATS and axis and len(axis) < x.ndim:
         return reduce_small_axes(np.add, x, axis, keepdims)     # (np.add.reduce where axes are long)
     return np.sum(x, axis=axis, keepdims=keepdims)
