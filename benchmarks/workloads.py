@@ -290,7 +290,10 @@ def cnn_grads_numpy(params, X, y):
         h_, w_, c = xh.shape[1:]
         xp = np.zeros((n, h_ + 2, w_ + 2, c), xh.dtype)
         xp[:, 1:-1, 1:-1] = xh
-        cols = np.empty((n, h_, w_, 3, 3, c), xh.dtype)
+        if c >= 4:                                    # many channels: one copy of the window view
+            v = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
+            return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 5, 3)).reshape(n * h_ * w_, 9 * c)
+        cols = np.empty((n, h_, w_, 3, 3, c), xh.dtype)     # few: nine slice copies
         for i in range(3):
             for j in range(3):
                 cols[:, :, :, i, j] = xp[:, i:i + h_, j:j + w_]
@@ -301,10 +304,13 @@ def cnn_grads_numpy(params, X, y):
         return np.maximum(np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1]), np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1]))
 
     def pool_back(a, o, g):
-        # the window maximum's mask times g; a tied window here is all zeros after the relu, whose
-        # slope 0 there makes how the tie is split irrelevant
-        v = a.reshape(n, a.shape[1] // 2, 2, a.shape[2] // 2, 2, a.shape[3])
-        return ((v == o[:, :, None, :, None]) * g[:, :, None, :, None]).reshape(a.shape)
+        # per window position, the maximum's mask times g, written into that position's slice; a
+        # tied window here is all zeros after the relu, whose slope 0 makes the split irrelevant
+        ga = np.empty_like(a)
+        for i in range(2):
+            for j in range(2):
+                np.multiply(a[:, i::2, j::2] == o, g, out=ga[:, i::2, j::2])
+        return ga
 
     x = X.transpose(0, 2, 3, 1)
     k1 = c1.transpose(2, 3, 1, 0).reshape(-1, c1.shape[0])        # (9*1, 16) in (i, j, c) order
@@ -333,12 +339,15 @@ def cnn_grads_numpy(params, X, y):
     gp2 = np.ascontiguousarray((g @ w.T).reshape(n, -1, 7, 7).transpose(0, 2, 3, 1))
     ga2 = (pool_back(r2, p2, gp2) * (r2 > 0)).reshape(n * 196, -1)
     gk2, gb2 = cols2.T @ ga2, _column_sums(ga2)
-    # d cols2 as nine (n*196, 16) blocks, one per kernel tap, each added onto the padded image
-    taps = np.matmul(ga2, np.ascontiguousarray(k2.reshape(9, -1, k2.shape[1]).transpose(0, 2, 1)))
-    gp1 = np.zeros((n, 16, 16, taps.shape[2]), np.float32)
+    # d cols2 one kernel tap at a time, an (n*196, 16) block in one reused buffer, each added onto
+    # the padded image (never the whole (n*196, 144) matrix)
+    per_tap = np.ascontiguousarray(k2.reshape(9, -1, k2.shape[1]).transpose(0, 2, 1))    # (9, 32, 16)
+    gp1 = np.zeros((n, 16, 16, per_tap.shape[2]), np.float32)
+    buf = np.empty((len(ga2), per_tap.shape[2]), np.float32)
     for i in range(3):
         for j in range(3):
-            gp1[:, i:i + 14, j:j + 14] += taps[3 * i + j].reshape(n, 14, 14, -1)
+            np.matmul(ga2, per_tap[3 * i + j], out=buf)
+            gp1[:, i:i + 14, j:j + 14] += buf.reshape(n, 14, 14, -1)
     ga1 = (pool_back(r1, p1, gp1[:, 1:-1, 1:-1]) * (r1 > 0)).reshape(n * 784, -1)
     gk1, gb1 = cols1.T @ ga1, _column_sums(ga1)
     back = [gk1.reshape(3, 3, 1, -1).transpose(3, 2, 0, 1), gb1, gk2.reshape(3, 3, 16, -1).transpose(3, 2, 0, 1),
