@@ -62,12 +62,18 @@ def per_op_numpy(x0):
     return g
 
 
-def scalar_chain_kinkgrad(n=SCALAR_CHAIN):
-    x = kg.tensor(1.0, requires_grad=True)
+def scalar_chain_graph(n, dtype="float32"):
+    """A leaf x and y = n alternating ops (* 1.0000001, + 0.0) on it: the graph, not yet differentiated."""
+    x = kg.tensor(1.0, requires_grad=True, dtype=dtype)
     y = x
     for _ in range(n // 2):
         y = y * 1.0000001
         y = y + 0.0
+    return x, y
+
+
+def scalar_chain_kinkgrad(n=SCALAR_CHAIN):
+    x, y = scalar_chain_graph(n)
     y.backward()
     return x.grad.data
 
@@ -181,8 +187,7 @@ def _sgd_torch(loss, params, lr):
 def gradients(loss, params):
     """Backward through a kinkgrad or PyTorch loss; the parameters' gradients as NumPy arrays."""
     loss.backward()
-    grads = [np.array(p.grad.data if hasattr(p.grad, "data") and isinstance(p.grad.data, np.ndarray)
-                      else p.grad.numpy()) for p in params]
+    grads = [np.array(p.grad.numpy()) for p in params]       # (both tensor types have .numpy())
     for p in params:
         p.grad = None
     return grads

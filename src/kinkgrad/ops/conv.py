@@ -15,6 +15,7 @@ from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
 from ._declare import int_pair, shape_of
+from .linalg import _affine_kernel
 
 im2col = Primitive("im2col", rawops.im2col,
                    vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
@@ -51,12 +52,7 @@ def _conv(m, x, w, k, s, d, p):
 
 def _kernel(x, w, b, k, s, d, p):
     cols = rawops.im2col(x, k, s, d, p)
-    rows = cols @ _weight_rows(np, w).T
-    if b is not None:
-        if rows.dtype == np.result_type(rows, b):
-            rows += b            # a fresh product: the bias goes in place
-        else:
-            rows = rows + b
+    rows = _affine_kernel(cols, _weight_rows(np, w).T, b)
     oh, ow = conv_out_shape(x.shape[2:], k, s, d, p)
     return _as_output(np, rows, x.shape[0], oh, ow), cols
 

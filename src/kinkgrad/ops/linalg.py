@@ -55,7 +55,10 @@ def matmul(a, b):
 
 # -- affine: x @ w + b as one node ------------------------------------------------------------------
 def _affine_kernel(x, w, b):
+    """x @ w + b (b may be None); also the forward of a convolution after im2col."""
     out = np.matmul(x, w)
+    if b is None:
+        return out
     if out.dtype == np.result_type(out, b):
         out += b            # the product is a fresh array: adding in place saves an output-sized allocation
         return out
