@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 import kinkgrad as kg
-from kinkgrad import table, tour
+from kinkgrad.cli import table, tour
 
 
 def _collect(fn):

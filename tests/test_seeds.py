@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import kinkgrad as kg
-from kinkgrad.demos import step_network_training
+from kinkgrad.cli.demos import step_network_training
 
 
 def arr(t):

@@ -170,7 +170,7 @@ def step_activation(out=print):
 
 def keras_models(out=print):
     """Seed 001's table through a model (Activation('relu'), MSE to 1) and seed 003's model trained."""
-    from . import nn
+    from kinkgrad import nn
 
     _section("seed 001 with a model: Sequential([Activation('relu')]), MSE to target 1", out)
     model = nn.Sequential([nn.Activation("relu")])
@@ -204,3 +204,7 @@ def run(out=print):
     for section in SECTIONS:
         section(out)
     out("")
+
+
+def main(args):
+    run()

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 import kinkgrad as kg
-from .kinks.policy import PRESETS
+from ..kinks.policy import PRESETS
 
 W4 = np.array([1.0, 2.0, 3.0, 4.0])
 
@@ -96,3 +96,13 @@ def render(fmt="markdown", presets=None):
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines.extend("| " + " | ".join(r[c] for c in cols) + " |" for r in data)
     return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser):
+    parser.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
+
+
+def main(args):
+    import sys
+
+    sys.stdout.write(render(args.format))
