@@ -781,3 +781,22 @@ def test_no_audit_records_nothing():
         kg.grad(lambda t: kg.max(t))(np.array([3.0, 3.0]))
     assert report.rows == snapshot
     assert kg.get_kinks().audit is None
+
+
+def test_audit_counts_per_name_scope():
+    x = kg.tensor([-1.0, 0.0, 0.0, 2.0], requires_grad=True)
+    with kg.audit() as report:
+        with kg.name_scope("encoder"):
+            with kg.name_scope("dense"):
+                h = kg.relu(x)                     # 2 kinks, upstream sign(0 - 2) = -1: dependent
+        with kg.name_scope("head"):
+            y = kg.abs(h - 2.0).sum()              # h - 2 = 0 at x = 2: one kink, upstream 1
+        y.backward()
+    scopes = report.by_scope()
+    assert scopes["encoder/dense"] == {"hits": 2, "dependent": 2, "evaluated": 4}
+    assert scopes["head"] == {"hits": 1, "dependent": 1, "evaluated": 4}
+    assert report.hits == 3 and report.dependent == 3
+    assert "encoder/dense" in str(report)
+    with kg.audit() as unscoped:
+        kg.relu(x).sum().backward()
+    assert list(unscoped.by_scope()) == [None] and "scope" not in str(unscoped).splitlines()[1]

@@ -38,12 +38,13 @@ class AuditReport:
         self.directional = {}
 
     def _row(self, op, site, i, dtype, rule, kind):
-        key = (op, str(site) if site else "?", i)
+        scope = getattr(site, "scope", None)
+        key = (op, str(site) if site else "?", i, scope)
         row = self.rows.get(key)
         if row is None:
-            row = self.rows[key] = {"op": op, "site": key[1], "input": i, "kind": kind, "dtype": str(dtype),
-                                    "rule": _rule_name(rule), "evaluated": 0, "at_kink": 0, "near_kink": 0,
-                                    "dependent": 0}
+            row = self.rows[key] = {"op": op, "site": key[1], "scope": scope, "input": i, "kind": kind,
+                                    "dtype": str(dtype), "rule": _rule_name(rule), "evaluated": 0, "at_kink": 0,
+                                    "near_kink": 0, "dependent": 0}
         return row
 
     def record(self, op, site, kink, mask, raw_xs, g, rule, i, near=None):
@@ -92,6 +93,21 @@ class AuditReport:
         return sum(r["at_kink"] for r in self.rows.values())
 
     @property
+    def dependent(self):
+        """Kink elements whose upstream gradient was nonzero (the result depended on the convention)."""
+        return sum(r["dependent"] for r in self.rows.values())
+
+    def by_scope(self):
+        """``{name_scope label: {"hits": ..., "dependent": ..., "evaluated": ...}}`` (None = no scope)."""
+        out = {}
+        for r in self.rows.values():
+            s = out.setdefault(r["scope"], {"hits": 0, "dependent": 0, "evaluated": 0})
+            s["hits"] += r["at_kink"]
+            s["dependent"] += r["dependent"]
+            s["evaluated"] += r["evaluated"]
+        return out
+
+    @property
     def semantics(self):
         """``exact`` (no kink influenced the result), ``convention-dependent``, ``surrogate`` or
         ``certified``."""
@@ -108,12 +124,15 @@ class AuditReport:
                 "directional": [dict(r) for r in self.directional.values()]}
 
     def __str__(self):
-        head = ["op", "input", "site", "dtype", "rule", "evaluated", "at kink", "near kink", "dependent"]
+        scoped = any(r["scope"] for r in self.rows.values())
+        head = ["op", "input", "site"] + (["scope"] if scoped else []) + [
+            "dtype", "rule", "evaluated", "at kink", "near kink", "dependent"]
         lines = [f"kink audit: {self.semantics}"
                  + ("" if self.hits else " (no element sat on a kink)")]
         if self.rows:
-            body = [[r["op"], str(r["input"]), r["site"], r["dtype"], r["rule"], str(r["evaluated"]),
-                     str(r["at_kink"]), str(r["near_kink"]) if self.tol else "-", str(r["dependent"])]
+            body = [[r["op"], str(r["input"]), r["site"]] + ([r["scope"] or "-"] if scoped else []) + [
+                     r["dtype"], r["rule"], str(r["evaluated"]), str(r["at_kink"]),
+                     str(r["near_kink"]) if self.tol else "-", str(r["dependent"])]
                     for r in self.rows.values()]
             widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
             lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
