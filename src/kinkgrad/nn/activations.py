@@ -37,8 +37,9 @@ def get_activation(name, owner="activation"):
 
 
 def activation_name(activation):
-    """What a config stores: the name, or None for a function (which a saved model cannot hold)."""
-    return activation if isinstance(activation, str) or activation is None else None
+    """What a config stores: the name; a function stays a function (``from_config`` in the same process
+    works; ``model.save`` refuses it by name rather than silently saving a linear layer)."""
+    return activation
 
 
 class Activation(Module):

@@ -110,9 +110,9 @@ class Model(Module):
                 w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
                 loss = kg.mean(values * w)
         modules = getattr(self, "_reg_modules", None)
-        terms = self.losses if modules is None else [t for m in modules for t in m.losses]
-        if terms:
-            with kg.name_scope("regularization") if _auditing() else contextlib.nullcontext():
+        with kg.name_scope("regularization") if _auditing() else contextlib.nullcontext():
+            terms = self.losses if modules is None else [t for m in modules for t in m.losses]
+            if terms:
                 loss = loss + kg.sum(kg.stack([kg.reshape(t, ()) for t in terms]))
         for m in modules if modules is not None else self.modules():
             m.__dict__.pop("_activity_loss", None)

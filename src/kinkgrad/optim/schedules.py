@@ -21,6 +21,11 @@ class Schedule:
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    __hash__ = object.__hash__
+
 
 class StepLR(Schedule):
     """lr * gamma ** (step // step_size) (PyTorch's StepLR)."""
