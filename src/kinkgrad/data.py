@@ -76,8 +76,10 @@ def _collate(items):
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"DataLoader: {name} must be a positive int, got {value!r} ({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"DataLoader: {name} must be a positive int, got {value}")
     return int(value)
 
 

@@ -264,7 +264,7 @@ class Module:
 
     # -- calling ---------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
-        call = type(self).__dict__.get("call")
+        call = getattr(type(self), "call", None)
         if call is not None:
             return call(self, *args, **kwargs)
         raise NotImplementedError(f"{type(self).__name__}: define forward(self, x) (or Keras' call(self, x))")

@@ -45,11 +45,13 @@ class Sequential(Model):
         self._build_if_known()
 
     def _build_if_known(self):
+        """With a known input shape, run one forward pass on a zero sample: it builds lazy layers and
+        finds a layer that does not fit its input now, not at the first batch."""
         first = self.layers[0] if self.layers else None
         shape = getattr(first, "input_shape", None)
         if shape is None and self.build_spec is not None:
             shape = tuple(self.build_spec["shape"])
-        if shape is not None and not self.built:
+        if shape is not None:
             self.build(shape, getattr(first, "input_dtype", None) or getattr(first, "dtype", None))
 
     def forward(self, x):

@@ -176,7 +176,8 @@ class Optimizer:
                 raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) is not a leaf tensor that requires grad; "
                                  "optimizers update parameters (nn.Parameter or kg.tensor(..., requires_grad=True))")
             if id(p) in seen:
-                raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) appears in more than one group")
+                raise ValueError(f"{owner}: parameter {i} (shape {p.shape}) is given twice (in this group or another); "
+                                 "each parameter may appear once")
             seen.add(id(p))
         self.param_groups.append({**self.defaults, **settings, "params": ps})
 
