@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import math
 
 import numpy as np
@@ -17,35 +16,11 @@ from .. import metrics as _metrics
 from .. import optim as _optim
 from ..data import ArrayDataset, DataLoader
 from ..tensor import Tensor
-from . import saving
-from ._checks import flag, is_int, positive_int, real
+from . import fitdata, saving
+from ._checks import flag, is_int, positive_int
 from .callbacks import CallbackList, History
 from .module import Module, _auditing
 from .telemetry import EpochAudit
-
-
-def _array(x, name, owner, float_dtype=None):
-    """``x`` as an ndarray of numbers; floats cast to the model's dtype; empty data refused."""
-    if isinstance(x, Tensor):
-        x = x.data
-    if x is None:
-        raise TypeError(f"{owner}: {name} is None; pass an array (or a kg.data.DataLoader as x)")
-    x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{owner}: {name} must hold numbers, got dtype {x.dtype} (shape {x.shape}); convert it first")
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{owner}: {name} is empty (shape {x.shape}); there is nothing to train on")
-    if x.dtype.kind == "f" and float_dtype is not None and x.dtype != float_dtype:
-        x = x.astype(float_dtype)
-    return x
-
-
-def _unpack(batch, owner):
-    """(x, y, sample_weight) from a loader's batch: (x, y) or (x, y, w)."""
-    if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
-        return (batch[0], batch[1], batch[2] if len(batch) == 3 else None)
-    raise ValueError(f"{owner}: a DataLoader for training must give (x, y) or (x, y, sample_weight) batches, got "
-                     f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of {len(batch)}'}")
 
 
 class Model(Module):
@@ -150,10 +125,10 @@ class Model(Module):
                              f"got {verbose!r}")
         flag("fit", "audit", audit)
         flag("fit", "shuffle", shuffle)
-        train, val = self._fit_data(x, y, batch_size, validation_split, validation_data, shuffle, class_weight,
-                                    sample_weight, seed, initial_epoch)
+        train, val = fitdata.training_data(self, x, y, batch_size, validation_split, validation_data, shuffle,
+                                           class_weight, sample_weight, seed, initial_epoch)
         self._prepare_training(train.dataset.arrays[0] if isinstance(train.dataset, ArrayDataset)
-                               else _unpack(next(iter(_peek(train))), "fit")[0])
+                               else fitdata.unpack(next(iter(fitdata.peek(train))), "fit")[0])
         self.history = History()
         self._training_state = {**getattr(self, "_training_state", {}), "shuffle_seed": train.seed}
         cbs = CallbackList(callbacks, model=self, history=self.history, verbose=1 if verbose == "auto" else verbose,
@@ -186,8 +161,8 @@ class Model(Module):
         telemetry = EpochAudit(self.name) if audit else contextlib.nullcontext()
         with telemetry:
             for b, batch in enumerate(loader):
-                xb, yb, wb = _unpack(batch, "fit")
-                _check_finite(xb, yb, loader, epoch, b)
+                xb, yb, wb = fitdata.unpack(batch, "fit")
+                fitdata.check_finite(xb, yb, loader, epoch, b)
                 callbacks.on_train_batch_begin(b)
                 value, pred = self.train_step(xb, yb, wb)
                 if not math.isfinite(value):
@@ -210,58 +185,6 @@ class Model(Module):
             logs["kink_rate"] = summary["rate"]
         return logs
 
-    def _fit_data(self, x, y, batch_size, validation_split, validation_data, shuffle, class_weight, sample_weight,
-                  seed, initial_epoch):
-        owner = "fit"
-        if batch_size is not None:
-            batch_size = positive_int(owner, "batch_size", batch_size)
-        validation_split = real(owner, "validation_split", validation_split, 0.0, 1.0, high_open=True)
-        if class_weight is not None and not isinstance(class_weight, dict):
-            raise TypeError(f"fit: class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
-        if (sample_weight is not None or class_weight is not None) and not _takes_reduction(self.loss_fn):
-            raise TypeError("fit: sample_weight/class_weight need a loss that accepts reduction='none' (every "
-                            "kinkgrad loss does); add that argument to your loss function")
-        if seed is None and initial_epoch > 0:
-            seed = getattr(self, "_training_state", {}).get("shuffle_seed")     # resuming a saved run
-        if isinstance(x, DataLoader):
-            if y is not None or sample_weight is not None or validation_split:
-                raise ValueError("fit: with a DataLoader as x, the labels and sample weights come from its batches; "
-                                 "leave y, sample_weight and validation_split unset")
-            if batch_size is not None and batch_size != x.batch_size:
-                raise ValueError(f"fit: batch_size={batch_size} but the DataLoader has batch_size={x.batch_size}")
-            train = _ClassWeighted(x, class_weight) if class_weight is not None else x
-        else:
-            dtype = self._float_dtype() if self.built else np.dtype(np.float32)
-            X, Y = _array(x, "x", owner, dtype), _array(y, "y", owner, dtype)
-            if len(X) != len(Y):
-                raise ValueError(f"fit: x has {len(X)} samples but y has {len(Y)}")
-            W = _sample_weights(Y, sample_weight, class_weight)
-            if validation_split and validation_data is None:
-                n_val = int(math.ceil(len(X) * validation_split))     # Keras: the last samples, before shuffling
-                if n_val >= len(X):
-                    raise ValueError("fit: validation_split leaves no training samples")
-                validation_data = (X[-n_val:], Y[-n_val:]) + ((W[-n_val:],) if W is not None else ())
-                X, Y, W = X[:-n_val], Y[:-n_val], (W[:-n_val] if W is not None else None)
-            arrays = (X, Y) + ((W,) if W is not None else ())
-            train = DataLoader(ArrayDataset(*arrays), batch_size or 32, shuffle=shuffle, seed=seed)
-        val = None if validation_data is None else self._loader(validation_data, "validation_data", batch_size)
-        return train, val
-
-    def _loader(self, data, name, batch_size=None, sample_weight=None):
-        """A DataLoader for evaluation: data is a loader, or (x, y) / (x, y, sample_weight)."""
-        if isinstance(data, DataLoader):
-            return data
-        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-            raise TypeError(f"{name} must be (x, y), (x, y, sample_weight) or a DataLoader, got "
-                            f"{type(data).__name__}")
-        dtype = self._float_dtype() if self.built else np.dtype(np.float32)
-        X, Y = _array(data[0], "x", name, dtype), _array(data[1], "y", name, dtype)
-        if len(X) != len(Y):
-            raise ValueError(f"{name}: x has {len(X)} samples but y has {len(Y)}")
-        W = data[2] if len(data) == 3 else sample_weight
-        W = _sample_weights(Y, W, None)
-        return DataLoader(ArrayDataset(*((X, Y) + ((W,) if W is not None else ()))), batch_size or 256)
-
     def _resume_rng(self, initial_epoch):
         """When resuming at the epoch a checkpoint was saved, restore the generators it saved."""
         pending = getattr(self, "_pending_rng", None)
@@ -276,7 +199,8 @@ class Model(Module):
         self._check_compiled("evaluate")
         if batch_size is not None:
             positive_int("evaluate", "batch_size", batch_size)
-        loader = self._loader(x if isinstance(x, DataLoader) else (x, y), "evaluate", batch_size, sample_weight)
+        loader = fitdata.evaluation_loader(self, x if isinstance(x, DataLoader) else (x, y), "evaluate", batch_size,
+                                           sample_weight)
         with kg.kinks(self.kinks) if self.kinks else contextlib.nullcontext():
             return self._evaluate_loader(loader, audit=flag("evaluate", "audit", audit))
 
@@ -292,7 +216,7 @@ class Model(Module):
         try:
             with telemetry:
                 for batch in loader:
-                    xb, yb, wb = _unpack(batch, "evaluate")
+                    xb, yb, wb = fitdata.unpack(batch, "evaluate")
                     with contextlib.nullcontext() if audit else kg.no_grad():
                         pred = self(xb)
                         loss = self.compute_loss(yb, pred, wb)
@@ -320,7 +244,7 @@ class Model(Module):
         else:
             size = positive_int("predict", "batch_size", batch_size) if batch_size is not None else 256
             dtype = self._float_dtype() if self.built else np.dtype(np.float32)
-            X = _array(x, "x", "predict", dtype)
+            X = fitdata.as_array(x, "x", "predict", dtype)
             batches = (X[i:i + size] for i in range(0, len(X), size))
         was = self.training
         self.eval()
@@ -352,84 +276,3 @@ class Model(Module):
         summary(self, print_fn=print_fn)
 
 
-def _peek(loader):
-    """A one-batch view of a loader that does not advance its epoch."""
-    epoch = loader.epoch
-    try:
-        yield next(iter(loader))
-    finally:
-        loader.set_epoch(epoch)
-
-
-def _takes_reduction(fn):
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True
-    return "reduction" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
-
-
-def _class_labels(Y):
-    if Y.ndim == 2 and Y.shape[1] > 1:
-        return Y.argmax(axis=1)
-    return np.asarray(Y).reshape(-1)
-
-
-def _sample_weights(Y, sample_weight, class_weight):
-    """Per-sample weights from ``sample_weight`` (N,) times ``class_weight[label]``, or None."""
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(getattr(sample_weight, "data", sample_weight))
-        if w.dtype.kind not in "biuf" or w.shape not in ((len(Y),), (len(Y), 1)):
-            raise ValueError(f"fit: sample_weight must be {len(Y)} numbers (one per sample), got shape {w.shape} "
-                             f"and dtype {w.dtype}")
-        w = w.reshape(-1).astype(np.float64)
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("fit: sample_weight must be finite and >= 0")
-    if class_weight is not None:
-        labels = _class_labels(Y)
-        if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
-            raise ValueError("fit: class_weight needs class labels, but y holds non-integer values")
-        labels = labels.astype(np.int64)
-        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
-        if missing:
-            raise ValueError(f"fit: class_weight has no weight for class(es) {missing[:10]}; give every class one")
-        table = {int(k): float(v) for k, v in class_weight.items()}
-        cw = np.array([table[int(c)] for c in labels])
-        w = cw if w is None else w * cw
-    return w
-
-
-class _ClassWeighted:
-    """A DataLoader whose batches get class weights from their labels."""
-
-    def __init__(self, loader, class_weight):
-        self.loader, self.class_weight = loader, class_weight
-        self.dataset, self.seed, self.batch_size = loader.dataset, loader.seed, loader.batch_size
-
-    epoch = property(lambda self: self.loader.epoch)
-
-    def set_epoch(self, epoch):
-        self.loader.set_epoch(epoch)
-
-    def order(self, epoch=None):
-        return self.loader.order(epoch)
-
-    def __len__(self):
-        return len(self.loader)
-
-    def __iter__(self):
-        for batch in self.loader:
-            xb, yb, wb = _unpack(batch, "fit")
-            yield xb, yb, _sample_weights(np.asarray(yb), wb, self.class_weight)
-
-
-def _check_finite(xb, yb, loader, epoch, b):
-    for name, arr in (("x", xb), ("y", yb)):
-        arr = np.asarray(arr)
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            bad = np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))
-            order = loader.order(epoch) if hasattr(loader, "order") else None
-            rows = order[b * loader.batch_size:][bad] if order is not None else bad
-            raise FloatingPointError(f"fit: epoch {epoch + 1}, batch {b + 1}: {name} has NaN or inf in sample(s) "
-                                     f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; clean the data first")
