@@ -8,7 +8,7 @@ from sklearn import metrics as skm
 
 import kinkgrad as kg
 from kinkgrad import nn, optim
-from kinkgrad.data import ArrayDataset, DataLoader, Dataset
+from kinkgrad.data import DataLoader, Dataset
 
 rng = np.random.default_rng(3)
 X = rng.standard_normal((50, 4)).astype(np.float32)

@@ -113,3 +113,25 @@ def test_python_train_py_redirected_to_a_log_gives_one_readable_line_per_epoch(t
     assert [line.split("  ")[0] for line in lines] == [f"Epoch {e}/4" for e in range(1, 5)]
     assert all("\r" not in line and "val_mae=" in line and "kinks=" in line for line in lines)
     assert all(len(line) < 200 for line in lines)
+
+
+def test_readme_training_example_prints_what_the_readme_shows(tmp_path, monkeypatch):
+    """The README's training example, run as written: summary, epoch lines with the kinks column (epoch
+    times differ), and the checkpoint it loads."""
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Training a model"):]
+    code = section.split("```python\n")[1].split("```")[0]
+    shown = section.split("```\n")[2].split("```")[0].splitlines()
+    monkeypatch.chdir(tmp_path)
+    printed = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", printed)
+    exec(compile(code, "README.md", "exec"), {})   # noqa: S102  (the README's own example)
+    lines = printed.getvalue().splitlines()
+
+    def timeless(line):
+        return line.split("  ", 2)[::2] if line.startswith("Epoch") else line
+    assert lines[:14] == shown[:14]                                    # the summary
+    for line in shown[14:]:
+        if line != "...":
+            assert timeless(line) in [timeless(got) for got in lines], line
+    assert (tmp_path / "best.kg").exists() and lines[-1].startswith("{'loss': ")

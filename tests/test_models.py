@@ -208,8 +208,8 @@ def test_custom_layer_default_config_reads_constructor_arguments():
 
 # -- pickling and copies ---------------------------------------------------------------------------------------
 def _compiled(dropout_seed=None):
-    model = nn.Sequential([nn.Dense(16, activation="relu", input_shape=(10,), seed=0), nn.Dropout(0.2, seed=dropout_seed),
-                           nn.Dense(1, seed=1)])
+    model = nn.Sequential([nn.Dense(16, activation="relu", input_shape=(10,), seed=0),
+                           nn.Dropout(0.2, seed=dropout_seed), nn.Dense(1, seed=1)])
     model.compile(optim.Adam(lr=optim.cosine_lr(1e-2, 100)), kg.losses.get("huber", delta=0.5), metrics=["mae", "r2"])
     model.fit(X10, Y1, epochs=2, batch_size=16, verbose=0, seed=0)
     return model

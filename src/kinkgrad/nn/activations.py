@@ -32,7 +32,8 @@ def get_activation(name, owner="activation"):
         raise TypeError(f"{owner}: activation must be a name such as 'relu' or a function, got {name!r} "
                         f"({type(name).__name__})")
     if name not in ACTIVATIONS:
-        raise ValueError(f"{owner}: unknown activation {name!r}; choose one of {', '.join(k for k in ACTIVATIONS if k)}")
+        names = ", ".join(k for k in ACTIVATIONS if k)
+        raise ValueError(f"{owner}: unknown activation {name!r}; choose one of {names}")
     return ACTIVATIONS[name]
 
 

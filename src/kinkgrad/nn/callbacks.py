@@ -160,7 +160,8 @@ class EarlyStopping(_Monitor):
                                                                         start_from_epoch)
 
     def on_train_begin(self, logs=None):
-        self.best, self.wait, self.best_weights, self.stopped_epoch, self.best_epoch = self.baseline, 0, None, None, None
+        self.best, self.wait, self.best_weights = self.baseline, 0, None
+        self.stopped_epoch = self.best_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._value(logs)
@@ -262,7 +263,7 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None):
         exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
-        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115  (open all run)
         self._writer, self._keys, self._header = None, None, not exists
 
     def on_epoch_end(self, epoch, logs=None):

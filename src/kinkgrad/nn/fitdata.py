@@ -65,7 +65,7 @@ def training_data(model, x, y, batch_size, validation_split, validation_data, sh
             raise ValueError(f"fit: x has {len(X)} samples but y has {len(Y)}")
         W = sample_weights(Y, sample_weight, class_weight)
         if validation_split and validation_data is None:
-            n_val = int(math.ceil(len(X) * validation_split))     # Keras: the last samples, before shuffling
+            n_val = math.ceil(len(X) * validation_split)     # Keras: the last samples, before shuffling
             if n_val >= len(X):
                 raise ValueError("fit: validation_split leaves no training samples")
             validation_data = (X[-n_val:], Y[-n_val:]) + ((W[-n_val:],) if W is not None else ())
@@ -130,7 +130,7 @@ def sample_weights(Y, sample_weight, class_weight):
         if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
             raise ValueError("fit: class_weight needs class labels, but y holds non-integer values")
         labels = labels.astype(np.int64)
-        missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+        missing = sorted(set(np.unique(labels).tolist()) - {int(k) for k in class_weight})
         if missing:
             raise ValueError(f"fit: class_weight has no weight for class(es) {missing[:10]}; give every class one")
         table = {int(k): float(v) for k, v in class_weight.items()}

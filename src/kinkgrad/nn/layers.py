@@ -129,7 +129,8 @@ class Dense(Module, _Regularized):
         if self.kernel is None:
             self._make_weights(int(n_in))
         elif self.kernel.shape[0] != n_in:
-            raise ValueError(f"{_label(self)}: built for {self.kernel.shape[0]} input features, asked to build for {n_in}")
+            raise ValueError(f"{_label(self)}: built for {self.kernel.shape[0]} input features, asked to build for "
+                             f"{n_in}")
         return self
 
     def _make_weights(self, n_in):
@@ -171,8 +172,9 @@ class Linear(Module, _Regularized):
         self.seed, self.dtype = check_seed(owner, seed), float_dtype(owner, dtype).name
         self._init_regularizers(owner, kernel_regularizer, bias_regularizer, activity_regularizer)
         rng = initializers._rng(seed)
-        self.weight = Parameter(initializers.torch_uniform((out_features, in_features), in_features, rng, self.dtype))
-        self.bias = Parameter(initializers.torch_uniform((out_features,), in_features, rng, self.dtype)) if bias else None
+        uniform = initializers.torch_uniform
+        self.weight = Parameter(uniform((out_features, in_features), in_features, rng, self.dtype))
+        self.bias = Parameter(uniform((out_features,), in_features, rng, self.dtype)) if bias else None
 
     def forward(self, x):
         x = _input(x, self)
@@ -201,7 +203,8 @@ class _Conv(Module, _Regularized):
         self.out_channels = positive_int(owner, "out_channels", out_channels)
         flag(owner, "bias", bias)
         self.seed, self.dtype = check_seed(owner, seed), float_dtype(owner, dtype).name
-        self.kernel_size, self.stride = self._norm(owner, "kernel_size", kernel_size), self._norm(owner, "stride", stride)
+        self.kernel_size = self._norm(owner, "kernel_size", kernel_size)
+        self.stride = self._norm(owner, "stride", stride)
         self.padding = self._norm(owner, "padding", padding, 0)
         self.dilation = self._norm(owner, "dilation", dilation)
         self._init_regularizers(owner, kernel_regularizer, bias_regularizer, activity_regularizer)

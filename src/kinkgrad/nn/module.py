@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections import OrderedDict
+from typing import ClassVar
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class Parameter(Tensor):
 class _Spy:
     """Functions called after every module call (``summary`` records output shapes with one)."""
 
-    hooks = []
+    hooks: ClassVar[list] = []
 
 
 def _auditing():
@@ -127,9 +128,10 @@ class Module:
         missing = [f"{path or type(self).__name__} ({type(m).__name__} '{m.name}')"
                    for path, m in self.named_modules() if not m._has_weights()]
         if missing:
+            verb = "has" if len(missing) == 1 else "have"
             raise RuntimeError(
-                f"{what}: {type(self).__name__} is not built yet: {', '.join(missing)} ha{'s' if len(missing) == 1 else 've'} "
-                "no weights because the input size is unknown, so they would be left out. Build the model first: give the first layer "
+                f"{what}: {type(self).__name__} is not built yet: {', '.join(missing)} {verb} no weights because the "
+                "input size is unknown, so they would be left out. Build the model first: give the first layer "
                 "input_shape=(features,) (or put kg.nn.Input((features,)) first), call model.build(input_shape) "
                 "with the shape of one sample, or call the model once on a batch")
 

@@ -37,10 +37,11 @@ def format_value(key, value):
 
 
 def epoch_line(epoch, epochs, logs, seconds):
-    """``Epoch 3/10  0.4s  loss=0.1234  accuracy=0.9512  val_loss=...  lr=0.001  kinks=0.02%``."""
+    """``Epoch 3/10  41ms  loss=0.1234  accuracy=0.9512  val_loss=...  lr=0.001  kinks=0.02%``."""
     first = [k for k in logs if not k.startswith("val_") and k not in ("lr", "kink_rate")]
     order = first + [k for k in logs if k.startswith("val_")] + [k for k in ("lr", "kink_rate") if k in logs]
-    parts = [f"Epoch {epoch + 1}/{epochs}", f"{seconds:.1f}s"] + [format_value(k, logs[k]) for k in order]
+    took = f"{seconds * 1e3:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+    parts = [f"Epoch {epoch + 1}/{epochs}", took] + [format_value(k, logs[k]) for k in order]
     return "  ".join(parts)
 
 

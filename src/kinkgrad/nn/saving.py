@@ -42,7 +42,7 @@ def read(path, what):
     try:
         with safe_open(p, framework="numpy") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (a file handle, not a dict)
     except (SafetensorError, OSError, ValueError) as e:
         raise ValueError(f"{what}: {p!r} is not a readable safetensors file (truncated, corrupt, or another format; "
                          f"{os.path.getsize(p)} bytes): {e}") from None

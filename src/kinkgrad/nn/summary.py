@@ -50,7 +50,7 @@ def summary(model, print_fn=None):
     shapes = _output_shapes(model, layers)
     rows = [(f"{m.name} ({type(m).__name__})", str(shapes.get(id(m), "?")), f"{_counts(m)[1]:,}") for m in layers]
     head = ("Layer (type)", "Output Shape", "Param #")
-    widths = [max([len(head[i])] + [len(r[i]) for r in rows]) + 3 for i in range(3)]
+    widths = [max([minimum, len(head[i])] + [len(r[i]) for r in rows]) + 3 for i, minimum in enumerate((26, 20, 8))]
     width = sum(widths)
     trainable, total = _counts(model)
     lines = [f'Model: "{model.name}"', "_" * width, "".join(h.ljust(w) for h, w in zip(head, widths)), "=" * width]
@@ -61,4 +61,4 @@ def summary(model, print_fn=None):
         lines.append("=" * width)
     lines += [f"Total params: {total:,}", f"Trainable params: {trainable:,}",
               f"Non-trainable params: {total - trainable:,}", "_" * width]
-    (print_fn or print)("\n".join(lines))
+    (print_fn or print)("\n".join(line.rstrip() for line in lines))

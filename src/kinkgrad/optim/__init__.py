@@ -10,6 +10,8 @@ or ``Adam(learning_rate=1e-3, beta_1=0.9)``; parameter groups; weight decay; cli
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 from . import rules, schedules
 from .clip import clip_grad_norm_, clip_grad_value_
 from .optimizer import Optimizer, _assign, check_lr  # noqa: F401  (_assign: the one place parameters are written)
@@ -44,7 +46,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent with momentum, Nesterov and (L2) weight decay, as PyTorch's SGD.
     Arguments: ``lr`` (Keras: ``learning_rate``), ``momentum``, ``nesterov``, ``weight_decay``."""
 
-    defaults = {"lr": 0.01, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    defaults: ClassVar[dict] = {"lr": 0.01, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
     rule = staticmethod(rules.sgd)
 
     def rule_args(self, g):
@@ -56,7 +58,7 @@ class Adam(Optimizer):
     PyTorch's Adam. Arguments: ``lr``/``learning_rate``, ``betas=(b1, b2)`` or ``beta_1=``/``beta_2=``,
     ``eps``/``epsilon``, ``weight_decay``."""
 
-    defaults = {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    defaults: ClassVar[dict] = {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
     decoupled = False
     rule = staticmethod(rules.adam)
 
@@ -68,15 +70,15 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), PyTorch's defaults."""
 
-    defaults = {**Adam.defaults, "weight_decay": 0.01}
+    defaults: ClassVar[dict] = {**Adam.defaults, "weight_decay": 0.01}
     decoupled = True
 
 
 class RMSprop(Optimizer):
     """RMSprop with PyTorch's defaults; the smoothing constant is ``alpha`` (PyTorch) or ``rho`` (Keras)."""
 
-    defaults = {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}
-    aliases = {"rho": "alpha"}
+    defaults: ClassVar[dict] = {"lr": 0.01, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}
+    aliases: ClassVar[dict] = {"rho": "alpha"}
     rule = staticmethod(rules.rmsprop)
 
     def rule_args(self, g):
@@ -86,7 +88,7 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011) with PyTorch's defaults."""
 
-    defaults = {"lr": 0.01, "eps": 1e-10, "initial_accumulator_value": 0.0, "weight_decay": 0.0}
+    defaults: ClassVar[dict] = {"lr": 0.01, "eps": 1e-10, "initial_accumulator_value": 0.0, "weight_decay": 0.0}
     rule = staticmethod(rules.adagrad)
 
     def rule_args(self, g):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+from typing import ClassVar
 
 import numpy as np
 
@@ -72,8 +73,8 @@ class Optimizer:
     schedule of the step count. ``clipnorm`` (per parameter), ``global_clipnorm`` (all together) and
     ``clipvalue`` (per element) clip the gradients first, as in Keras; ``.grad`` is left unchanged."""
 
-    defaults: dict = {}
-    aliases: dict = {}
+    defaults: ClassVar[dict] = {}
+    aliases: ClassVar[dict] = {}
 
     def __init__(self, params=None, **kwargs):
         owner = type(self).__name__
@@ -85,7 +86,8 @@ class Optimizer:
                     raise ValueError(f"{owner}: {k} must be > 0, got {v!r}")
         if clip["clipnorm"] is not None and clip["global_clipnorm"] is not None:
             raise ValueError(f"{owner}: pass clipnorm= (per parameter) or global_clipnorm= (all together), not both")
-        self.clipnorm, self.clipvalue, self.global_clipnorm = clip["clipnorm"], clip["clipvalue"], clip["global_clipnorm"]
+        self.clipnorm, self.clipvalue = clip["clipnorm"], clip["clipvalue"]
+        self.global_clipnorm = clip["global_clipnorm"]
         self.defaults = self._validated({**type(self).defaults, **self._canonical(kwargs)})
         self.param_groups = []
         self.state = {}           # parameter -> its state (arrays and its own step count)
