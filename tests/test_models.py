@@ -232,3 +232,37 @@ def test_every_builtin_layer_pickles():
     for layer in _every_layer():
         back = pickle.loads(pickle.dumps(layer))
         assert type(back) is type(layer) and back.get_config() == layer.get_config()
+
+
+class Net(nn.Model):
+    """A PyTorch-style model: layers as attributes, the computation in forward."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.hidden = hidden
+        self.fc1 = nn.Linear(10, hidden, seed=0)
+        self.blocks = [nn.Linear(hidden, hidden, seed=1), nn.BatchNorm1d(hidden)]
+        self.out = nn.Dense(1, seed=2)                        # built by the first batch
+
+    def forward(self, x):
+        h = kg.relu(self.fc1(x))
+        for block in self.blocks:
+            h = block(h)
+        return self.out(kg.relu(h))
+
+
+def test_pytorch_style_model_fits_summarizes_and_round_trips(tmp_path):
+    model = Net().compile("adam", "mse")
+    assert not model.built
+    h = model.fit(X10, Y1, epochs=2, verbose=0, seed=0, audit=True)
+    assert model.built and len(model.parameters()) == 2 + 2 + 2 + 2
+    lines = []
+    model.summary(print_fn=lines.append)
+    names = [line.split()[0] for line in lines[0].splitlines() if "(None," in line]
+    assert names == ["fc1", "blocks.0", "blocks.1", "out"]          # each child once, named by its attribute
+    assert set(h.kinks[0]["layers"]) <= {"net", "blocks.1", "loss"} and "net" in h.kinks[0]["layers"]
+    model.save(tmp_path / "net.kg")
+    loaded = nn.load_model(tmp_path / "net.kg")
+    assert type(loaded) is Net and loaded.hidden == 8
+    np.testing.assert_array_equal(loaded.predict(X10).data, model.predict(X10).data)
+    assert sum(1 for _ in model.named_modules()) == 5                # the model, fc1, two blocks, out

@@ -91,6 +91,14 @@ class Module:
     def children(self):
         return [m for _, m in self.named_children()]
 
+    def _name_children(self):
+        """Children without a name take the attribute that holds them (``fc1``, ``blocks.0``): the names
+        summaries and per-layer audits show."""
+        for key, child in self.named_children():
+            if child._name is None:
+                child._name = key
+            child._name_children()
+
     def named_modules(self, prefix=""):
         yield prefix, self
         for name, child in self.named_children():

@@ -45,6 +45,7 @@ def _counts(module):
 
 def summary(model, print_fn=None):
     model._require_built("summary()")
+    model._name_children()
     layers = [m for m in getattr(model, "layers", None) or model.children() if isinstance(m, Module)]
     layers = [m for m in layers if type(m).__name__ != "Input"]
     shapes = _output_shapes(model, layers)

@@ -23,6 +23,21 @@ from .module import Module, _auditing
 from .telemetry import EpochAudit
 
 
+class _Refs:
+    """Modules a model keeps a note of without owning them (a list would make them children)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = items
+
+    def __getstate__(self):
+        return self.items
+
+    def __setstate__(self, items):
+        self.items = items
+
+
 class Model(Module):
     """A Module that also trains itself the Keras way."""
 
@@ -71,7 +86,9 @@ class Model(Module):
             raise ValueError(f"fit: the optimizer holds {len(self.optimizer.params)} of this model's {len(params)} "
                              f"parameters and would never train {', '.join(missing)}; create it from "
                              "model.parameters() after the model is built, or pass its name to compile")
-        self._reg_modules = [m for m in self.modules() if m._regularized or getattr(m, "activity_regularizer", None)]
+        self._name_children()
+        self._reg_modules = _Refs([m for m in self.modules() if getattr(m, "activity_regularizer", None) is not None
+                                   or any(getattr(m, r, None) is not None for r, _ in m._regularized)])
 
     # -- one step -------------------------------------------------------------------------------------
     def compute_loss(self, y, y_pred, sample_weight=None):
@@ -84,7 +101,8 @@ class Model(Module):
                 values = self.loss_fn(y, y_pred, reduction="none")
                 w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
                 loss = kg.mean(values * w)
-        modules = getattr(self, "_reg_modules", None)
+        refs = getattr(self, "_reg_modules", None)
+        modules = refs.items if refs is not None else None
         with kg.name_scope("regularization") if _auditing() else contextlib.nullcontext():
             terms = self.losses if modules is None else [t for m in modules for t in m.losses]
             if terms:
@@ -202,7 +220,9 @@ class Model(Module):
         loader = fitdata.evaluation_loader(self, x if isinstance(x, DataLoader) else (x, y), "evaluate", batch_size,
                                            sample_weight)
         with kg.kinks(self.kinks) if self.kinks else contextlib.nullcontext():
-            return self._evaluate_loader(loader, audit=flag("evaluate", "audit", audit))
+            if flag("evaluate", "audit", audit):
+                self._name_children()
+            return self._evaluate_loader(loader, audit=audit)
 
     def _evaluate_loader(self, loader, prefix="", audit=False):
         metrics = [copy.deepcopy(m) for m in self.compiled_metrics]
