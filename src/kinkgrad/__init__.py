@@ -9,8 +9,7 @@ from . import ops as _ops
 from . import linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
 from .autodiff.backward import backward
 from .autodiff.primitive import Primitive
-from .autodiff.sites import name_scope
-from .autodiff.state import enable_grad, is_grad_enabled, no_grad
+from .context import enable_grad, is_grad_enabled, name_scope, no_grad
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .custom import (Function, OnceDifferentiableError, custom_gradient, custom_jvp, custom_vjp,
                      once_differentiable, straight_through)

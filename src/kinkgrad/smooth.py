@@ -148,7 +148,7 @@ def _sparsemax_vjp(m, g, out, z, axis):
 
 
 _sparsemax = Primitive("sparsemax", _sparsemax_kernel, vjp=_sparsemax_vjp, jvp=_sparsemax_vjp,
-                       doc="Euclidean projection onto the probability simplex")
+                       kinks=_SPARSEMAX_KINK, doc="Euclidean projection onto the probability simplex")
 
 
 def sparsemax(z, axis=-1):

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from .autodiff import rawops
 from .autodiff.primitive import Primitive
 from .custom import _note_surrogate
 
@@ -71,8 +72,6 @@ step = heaviside
 
 def derivative(x, grad="fast_sigmoid", slope=None):
     """The surrogate derivative itself, as a NumPy array (for plots and checks)."""
-    from .autodiff import rawops
-
     if grad not in DEFAULT_SLOPE:
         raise ValueError(f"surrogate.derivative: grad={grad!r}; choose one of {', '.join(DEFAULT_SLOPE)}")
     k = DEFAULT_SLOPE[grad] if slope is None else float(slope)

@@ -78,7 +78,7 @@ TABLES = {
         "maximum": "split", "minimum": "split",
         "max": "split", "min": "split", "max.indices": "first", "min.indices": "first",
         "sort": "first",               # stable: tied values keep index order
-        "topk": "torch-topk",          # order of tied picks follows the CPU selection algorithm
+        "topk": "torch",               # order of tied picks follows the CPU selection algorithm
         "median": "lower",             # lower median; ties in it share evenly
         "median.indices": "first",
         "quantile": "first",

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import ops
 from .. import random as _random
-from ..autodiff.state import no_grad
+from ..context import no_grad
 from ..tensor import Tensor, as_tensor
 from . import init as initializers
 from .module import Module, Parameter

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff.primitive import Primitive
+import sys
+
+from ..autodiff.primitive import GRAPH_OPS, Primitive
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
@@ -16,7 +18,8 @@ from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, 
                           isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
                           subtract, tan, tanh)
-from .index import argsort, gather, getitem, put_along_axis_add, scatter_add, take, take_along_axis, where
+from .index import (argsort, gather, getitem, put_along_axis_add, scatter_add, setitem, split, take,
+                    take_along_axis, where)
 from .linalg import affine, dot, einsum, matmul, outer
 from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, hardswish, hardtanh, heaviside,
                         leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
@@ -28,7 +31,7 @@ from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
                      softmax_cross_entropy, std, sum, var)
 from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, pad, permute, ravel, repeat,
-                    reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose)
+                    reshape, squeeze, stack, sum_to, swapaxes, tile, transpose)
 
 __all__ = [
     # arithmetic and smooth elementwise
@@ -129,7 +132,7 @@ _METHODS = {
     "tanh": tanh, "sin": sin, "cos": cos, "square": square, "sign": sign, "floor": floor, "ceil": ceil,
     "round": round, "clip": clip, "clamp": lambda self, min=None, max=None: clip(self, min, max),
     "pow": power, "maximum": maximum, "minimum": minimum, "matmul": matmul, "dot": dot,
-    "astype": _astype, "float": lambda self: _astype(self, np.float32),
+    "astype": _astype, "clone": copy, "__setitem__": setitem, "float": lambda self: _astype(self, np.float32),
     "double": lambda self: _astype(self, np.float64), "half": lambda self: _astype(self, np.float16),
     "norm": norm,
     "any": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.any(axis=axis))),
@@ -147,3 +150,4 @@ for _name, _fn in _METHODS.items():
 Tensor.T = property(lambda self: transpose(self))
 Tensor.mT = property(lambda self: swapaxes(self, -1, -2))
 Tensor.__hash__ = lambda self: id(self)
+GRAPH_OPS[0] = sys.modules[__name__]    # derivative rules that must differentiate again run on these ops

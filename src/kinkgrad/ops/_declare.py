@@ -8,12 +8,12 @@ from ..tensor import Tensor
 
 
 def elementwise(name, impl, *derivs, kinks=None, doc=None, **kw):
-    """An elementwise primitive stated by its partial derivatives, one per input (None = not differentiable).
+    """An elementwise primitive stated by its partial derivatives, one per input.
 
     Ops with kinks are selections among pieces, some with slope exactly 0 (relu below 0, the loser of
-    maximum): they are marked ``selects`` so forward mode keeps those zeros exact."""
+    maximum): forward mode keeps those zero partials exact (``exact_zero_partials``)."""
     decls = kinks if isinstance(kinks, tuple) else (kinks,)
-    kw.setdefault("selects", any(k is not None and k.kind != "singular" for k in decls))
+    kw.setdefault("exact_zero_partials", any(k is not None and k.kind != "singular" for k in decls))
     return Primitive(name, impl, derivs=tuple(derivs), kinks=kinks, doc=doc, **kw)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 
 from ..kinks.declare import Kink
 from ._declare import elementwise
-from .elementwise import erf, sigmoid, softplus, tanh
-from .nonsmooth import hardshrink, hardsigmoid, hardswish, hardtanh, relu, relu6, softshrink, threshold
+from .elementwise import erf, expm1, sigmoid, softplus, tanh
+from .nonsmooth import (abs, hardshrink, hardsigmoid, hardswish, hardtanh, maximum, minimum, relu, relu6,
+                        softshrink, threshold)
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -41,8 +42,7 @@ def mish(x):
 
 
 def softsign(x):
-    from .nonsmooth import abs
-
+    """x / (1 + |x|)."""
     return x / (1 + abs(x))
 
 
@@ -89,9 +89,6 @@ def celu(x, alpha=1.0):
     value at 0 follow the tie rule: 1/2 + 1/2 = 1 when ties split, 2 when ties go to the first
     argument (what TensorFlow / Keras report).
     """
-    from .elementwise import expm1
-    from .nonsmooth import maximum, minimum
-
     return maximum(x, 0.0) + alpha * expm1(minimum(x, 0.0) / alpha)
 
 

@@ -7,6 +7,7 @@ from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
+from .shape import reshape
 
 
 def _raw_index(index):
@@ -18,6 +19,17 @@ def _raw_index(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+def setitem(x, index, value):
+    """In-place assignment, for tensors outside any graph (e.g. a gradient in a hand-written
+    backward). On a tensor that requires grad it would corrupt saved values: use kg.where."""
+    if x.requires_grad:
+        raise RuntimeError(
+            f"in-place assignment into a tensor that requires grad (shape {x.shape}) would change values "
+            "that the graph saved; build a new tensor instead, e.g. kg.where(mask, value, x)")
+    x.data = x.data.copy() if not x.data.flags.writeable else x.data
+    x.data[_raw_index(index)] = getattr(value, "data", value)
 
 
 def _is_basic(index):
@@ -57,8 +69,6 @@ def getitem(x, index):
 
 def take(x, indices, axis=None):
     """Elements at ``indices`` along ``axis`` (flattened when None), like ``np.take``."""
-    from .shape import reshape
-
     indices = np.asarray(_raw_index(indices))
     if axis is None:
         return getitem(reshape(x, (-1,)), indices)
@@ -122,3 +132,20 @@ _argsort = Primitive("argsort", lambda x, axis, kind: np.argsort(x, axis=axis, k
 def argsort(x, axis=-1, descending=False, stable=True):
     """Indices that sort ``x`` along ``axis`` (integers, not differentiable)."""
     return _argsort(-x if descending else x, axis=axis, kind="stable" if stable else None)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into pieces along ``axis`` (NumPy semantics: a count of equal parts, or split points)."""
+    n = ndim_of(x)
+    ax = normalize_axis(axis, n, "split")[0]
+    size = shape_of(x)[ax]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or size % indices_or_sections:
+            raise ValueError(f"split: axis {ax} of size {size} (shape {tuple(shape_of(x))}) does not split into "
+                             f"{indices_or_sections} equal parts")
+        step = size // indices_or_sections
+        points = list(range(step, size, step))
+    else:
+        points = list(indices_or_sections)
+    bounds = [0] + points + [size]
+    return [getitem(x, (slice(None),) * ax + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]

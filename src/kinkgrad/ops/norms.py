@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
+from ..context import running, running_directions
 from ..kinks.declare import Kink
+from ..kinks.policy import current
 from ..kinks.resolve import kink_value
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
 from .nonsmooth import abs
-from .reduce import _kept_shape, _unreduce, max, sum
+from .reduce import _kept_shape, _unreduce, max, min, sum
 
 
 def _l2_kernel(x, axis, keepdims):
@@ -37,9 +39,7 @@ def _l2_direction(m, out, x, axis, keepdims, g=None):
 def _along_direction(shape, axis):
     """Directional mode at the zero vector: near 0 + t v the norm is smooth with gradient
     v / ||v|| (the first probing direction with a nonzero part along the reduced axes)."""
-    from ..autodiff.directional import input_dirs
-
-    found = input_dirs()
+    found = running_directions()
     dirs = found[0] if found and found[0] is not None else []
     out = np.zeros(shape)
     done = np.zeros(_kept_shape(shape, axis), dtype=bool)
@@ -55,19 +55,18 @@ def _along_direction(shape, axis):
 
 
 def _record_certified(op, counts, total):
-    from ..autodiff.sites import running
-    from ..kinks.policy import _POLICY
-
-    audit = _POLICY.get().audit
+    audit = current().audit
     if audit is not None:
-        audit.record_directional(op, running.site, counts, total)
+        audit.record_directional(op, running().site, counts, total)
 
 
 _l2 = Primitive(
     "norm", _l2_kernel,
     vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _l2_direction(
         m, out, x, axis, keepdims, _unreduce(m, g, shape_of(x), axis, keepdims)),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis,
+                                                   keepdims=keepdims),
+    kinks=_ZERO,
     doc="Euclidean / Frobenius norm. Kink: x = 0, where the subdifferential is the unit ball; default 0.")
 
 
@@ -84,8 +83,6 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if ord in (np.inf, float("inf")):
         return max(abs(x), axis=axes, keepdims=keepdims)
     if ord in (-np.inf, float("-inf")):
-        from .reduce import min
-
         return min(abs(x), axis=axes, keepdims=keepdims)
     if isinstance(ord, (int, float)) and ord > 0:
         return sum(abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)

@@ -14,12 +14,13 @@ import numpy as np
 
 from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
-from ..autodiff.sites import running
-from ..kinks.declare import TIE
-from ..kinks.policy import _POLICY
+from ..context import running, running_directions
+from ..kinks.declare import TIE, tie
+from ..kinks.policy import current
 from ..kinks.resolve import effective_rule, raise_at
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
+from .shape import reshape, transpose
 
 
 # -- the sparse linear map and its transpose ---------------------------------------------------
@@ -145,15 +146,9 @@ def _torch_topk_order(row, k):
     return np.array([i for _, i in head])
 
 
-def input_dirs():
-    from ..autodiff.directional import input_dirs as find
-
-    return find()
-
-
 def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     """COO (rows, cols, vals) of W for the order statistic ``kind`` on rows ``x2`` (B, n)."""
-    policy = _POLICY.get()
+    policy = current()
     B, n = x2.shape
     rule = "split" if policy.is_default else effective_rule(policy, op, TIE)
     if rule == "default":
@@ -163,7 +158,7 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     if directional:
         # x + t v ordered: tied values are ordered by their tangents (lexicographically); what
         # still ties after every direction shares evenly
-        found = input_dirs()
+        found = running_directions()
         tans = list(found[0]) if found and found[0] is not None else []
         keys = [np.broadcast_to(np.arange(n), (B, n))] + [sign * np.asarray(t) for t in reversed(tans)] + [sign * x2]
         order = np.lexsort(keys, axis=-1)
@@ -177,8 +172,8 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
             for depth in range(len(sorted_tans)):
                 still = _tied(_groups(sv, *sorted_tans[:depth + 1]))
                 counts.append(int(np.count_nonzero(tied_before)) - int(np.count_nonzero(still)) - sum(counts))
-            policy.audit.record_ties(op, running.site, tied_before, None, rule, x2)
-            policy.audit.record_directional(op, running.site, counts, total)
+            policy.audit.record_ties(op, running().site, tied_before, None, rule, x2)
+            policy.audit.record_directional(op, running().site, counts, total)
         rule = "split"
     else:
         order = np.argsort(sign * x2, axis=1, kind="stable")
@@ -190,16 +185,15 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     elif kind == "topk":
         out_j, pos, w = np.arange(k), np.arange(k), np.ones(k)
     elif kind in ("median", "quantile"):
-        if kind == "median" and rule == "lower":
-            rule, qq, lower = "split", 0.5, True
-        else:
-            qq, lower = (0.5 if kind == "median" else q), False
-            if kind == "median" and rule == "linear":
-                rule = "first"
-        at = qq * (n - 1)
+        middle = rule if kind == "median" and rule in ("lower", "upper") else None
+        if middle is not None:
+            rule = "split"
+        elif kind == "median" and rule == "linear":
+            rule = "first"
+        at = (0.5 if kind == "median" else q) * (n - 1)
         lo, hi = int(np.floor(at)), int(np.ceil(at))
-        if lower or lo == hi:
-            out_j, pos, w = np.array([0]), np.array([lo]), np.array([1.0])
+        if middle is not None or lo == hi:
+            out_j, pos, w = np.array([0]), np.array([hi if middle == "upper" else lo]), np.array([1.0])
         else:
             frac = at - lo
             out_j, pos, w = np.array([0, 0]), np.array([lo, hi]), np.array([1 - frac, frac])
@@ -211,10 +205,10 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     w_b = np.tile(w, B)
     tied = end[rows_b, pos_b] > start[rows_b, pos_b]
     if policy.audit is not None and not directional:       # directional ties were recorded above
-        policy.audit.record_ties(op, running.site, tied, None, rule, x2)
+        policy.audit.record_ties(op, running().site, tied, None, rule, x2)
     if rule == "raise" and tied.any():
-        raise_at(op, TIE, tied, [x2[rows_b, order[rows_b, pos_b]]], running.site)
-    if rule == "torch-topk":
+        raise_at(op, TIE, tied, [x2[rows_b, order[rows_b, pos_b]]], running().site)
+    if rule == "torch":
         rule = "first"
         if tied.any():
             for r in np.unique(rows_b[tied]):
@@ -244,7 +238,7 @@ def _order_value(x2, kind, k=None, q=None, descending=False, method=None):
     raise ValueError(kind)
 
 
-def _order_prim(name):
+def _order_prim(name, rules=None):
     def vjp(m, g, out, x2, **spec):
         rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
@@ -253,20 +247,27 @@ def _order_prim(name):
         rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
         return m.select_apply(t, rows, cols, vals, shape)
 
-    return Primitive(name, _order_value, vjp=vjp, jvp=jvp, doc=f"{name} along the last axis of a 2-D array")
+    return Primitive(name, _order_value, vjp=vjp, jvp=jvp, kinks=tie("equal values in the row", rules),
+                     doc=f"{name} along the last axis of a 2-D array")
 
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-_PRIMS = {name: _order_prim(name) for name in ("sort", "topk", "median", "quantile")}
+_PRIMS = {
+    "sort": _order_prim("sort"),
+    "topk": _order_prim("topk", {"torch": "tied picks in the order PyTorch's CPU selection algorithm leaves them"}),
+    "median": _order_prim("median", {
+        "lower": "the lower of the two middle order statistics takes the whole gradient (ties in it share)",
+        "upper": "the upper of the two middle order statistics takes the whole gradient (ties in it share)",
+        "linear": "interpolation between the two middle order statistics, ties to the first in stable order"}),
+    "quantile": _order_prim("quantile"),
+}
 
 
 def _rows(x, axis, op):
     """Move ``axis`` last and flatten the rest: (B, n) rows, and how to undo it."""
-    from .shape import reshape, transpose
-
     nd = ndim_of(x)
     if nd == 0:
         raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
@@ -312,8 +313,6 @@ def topk(x, k, axis=-1, largest=True):
 def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
-    from .shape import reshape
-
     if axis is None:
         y = _PRIMS["median"](reshape(x, (1, -1)), kind="median")
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
@@ -324,8 +323,6 @@ def median(x, axis=None, keepdims=False):
 
 def quantile(x, q, axis=None, keepdims=False):
     """The ``q``-quantile (0 <= q <= 1) with linear interpolation between order statistics."""
-    from .shape import reshape
-
     if not 0 <= q <= 1:
         raise ValueError(f"quantile: q={q} must lie in [0, 1]")
     if axis is None:
@@ -337,7 +334,7 @@ def quantile(x, q, axis=None, keepdims=False):
 
 # -- running extremes ----------------------------------------------------------------------------
 def _cum_selection(op, x2, largest):
-    policy = _POLICY.get()
+    policy = current()
     B, n = x2.shape
     rule = "split" if policy.is_default else effective_rule(policy, op, TIE)
     if rule == "default":
@@ -354,9 +351,9 @@ def _cum_selection(op, x2, largest):
     count = cum - before                                   # candidates for output j
     tied = count > 1
     if policy.audit is not None:
-        policy.audit.record_ties(op, running.site, tied, None, rule, x2)
+        policy.audit.record_ties(op, running().site, tied, None, rule, x2)
     if rule == "raise" and tied.any():
-        raise_at(op, TIE, tied, [x2], running.site)
+        raise_at(op, TIE, tied, [x2], running().site)
     rows = np.repeat(np.arange(B), n)
     js = np.tile(np.arange(n), B)
     if rule == "first" or not tied.any():
@@ -376,7 +373,7 @@ def _cum_selection(op, x2, largest):
     base = np.ones(len(ridx))
     if rule == "directional":
         keep = np.ones(len(ridx), dtype=bool)
-        found = input_dirs()
+        found = running_directions()
         for tk in (found[0] if found and found[0] is not None else []):
             key = np.where(keep, (1 if largest else -1) * np.asarray(tk).ravel()[r_of * n + elems], -np.inf)
             best = np.full(B * n, -np.inf)
@@ -384,7 +381,7 @@ def _cum_selection(op, x2, largest):
             keep &= key == best[ridx]
         kept = np.bincount(ridx, weights=keep, minlength=B * n)
         if policy.audit is not None:
-            policy.audit.record_directional(op, running.site, [int(np.count_nonzero(tied.ravel() & (kept == 1)))],
+            policy.audit.record_directional(op, running().site, [int(np.count_nonzero(tied.ravel() & (kept == 1)))],
                                             int(np.count_nonzero(tied)))
         return (r_of * n + j_of), (r_of * n + elems), keep / kept[ridx], (B, n)
     win = base                                             # a candidate moved toward winning takes it alone
@@ -426,7 +423,7 @@ def _cum_prim(name, largest):
 
     acc = np.maximum if largest else np.minimum
     return Primitive(name, lambda x2: acc.accumulate(x2, axis=1), vjp=vjp, jvp=jvp,
-                     doc=f"running {'max' if largest else 'min'} along the last axis")
+                     kinks=tie("an element equal to the running extreme"), doc=f"running {'max' if largest else 'min'} along the last axis")
 
 
 _CUMMAX, _CUMMIN = _cum_prim("cummax", True), _cum_prim("cummin", False)

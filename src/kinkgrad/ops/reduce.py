@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff.primitive import Primitive
 from ..autodiff import rawops
+from ..autodiff.primitive import Primitive
 from ..kernels import extreme_grad, reduce_small_axes
-from ..kinks.policy import _POLICY
+from ..kinks.declare import tie
+from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
+from .elementwise import sqrt
+from .shape import reshape
 
 
 def _kept_shape(shape, axes):
@@ -76,8 +79,6 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation: sqrt(var). Singular (infinite slope) where all elements are equal."""
-    from .elementwise import sqrt
-
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
@@ -141,7 +142,7 @@ def _in_layout_of(g, ref):
 def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
         g = _in_layout_of(g, out)
-        if m is rawops and _POLICY.get().is_default:
+        if m is rawops and current().is_default:
             # plain backward, default rule: per window position over short axes (max pooling);
             # otherwise scale the (small) cotangent by each output's tie share, then one full-size
             # product with the mask (no full-size weights)
@@ -160,6 +161,7 @@ def _extreme(name, kernel, largest):
         return m.sum(t * _extreme_weights(name, out, x, axis, largest), axis=axis, keepdims=keepdims)
 
     return Primitive(name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims), vjp=vjp, jvp=jvp,
+                     kinks=tie("several elements equal to the extreme"),
                      doc=f"{name} over axis. Ties: tied elements share the gradient evenly by default.")
 
 
@@ -315,8 +317,6 @@ _cumsum = Primitive(
 
 def cumsum(x, axis=None):
     """Running sum along ``axis`` (flattened when None, like NumPy)."""
-    from .shape import reshape
-
     if axis is None:
         return _cumsum(reshape(x, (-1,)), axis=0)
     return _cumsum(x, axis=normalize_axis(axis, ndim_of(x), "cumsum")[0])

@@ -127,7 +127,7 @@ def _concat_tangent(m, ts, out, *xs, axis):
 
 
 _concatenate = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
-                         vjp=_split_cotangent, jvp=_concat_tangent, variadic=True)
+                         vjp=_split_cotangent, jvp=_concat_tangent, joint_rules=True)
 
 
 def concatenate(tensors, axis=0):
@@ -157,24 +157,6 @@ def stack(tensors, axis=0):
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
     return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
-
-
-def split(x, indices_or_sections, axis=0):
-    """Split into pieces along ``axis`` (NumPy semantics: a count of equal parts, or split points)."""
-    from .index import getitem
-
-    n = ndim_of(x)
-    ax = normalize_axis(axis, n, "split")[0]
-    size = shape_of(x)[ax]
-    if isinstance(indices_or_sections, int):
-        if indices_or_sections <= 0 or size % indices_or_sections:
-            raise _shape_error("split", x, f"axis {ax} of size {size} does not split into {indices_or_sections} equal parts")
-        step = size // indices_or_sections
-        points = list(range(step, size, step))
-    else:
-        points = list(indices_or_sections)
-    bounds = [0] + points + [size]
-    return [getitem(x, (slice(None),) * ax + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _unpad(m, g, out, x, pad_width):
