@@ -239,52 +239,61 @@ def _split(args, nondiff):
     return fixed, diff
 
 
-class custom_vjp:
-    """JAX's ``jax.custom_vjp``: ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
-    ``bwd(*nondiff_args, residuals, g) -> tuple of cotangents`` (one per differentiable argument).
-    Forward mode through it raises (there is no rule for it)."""
+class _JaxStyle:
+    """What ``custom_vjp`` and ``custom_jvp`` share: the wrapped function, its non-differentiable
+    arguments, and the call that runs the forward once and records one node carrying the rule."""
 
-    def __init__(self, fun, nondiff_argnums=()):
+    def __init__(self, fun, nondiff_argnums, kind, **rules):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff = tuple(nondiff_argnums)
-        self.fwd = self.bwd = None
-        self.prim = _value_prim(f"custom_vjp({_name(fun)})", vjp=self._vjp)
-
-    def defvjp(self, fwd, bwd):
-        self.fwd, self.bwd = fwd, bwd
-        return self
-
-    def _vjp(self, m, g, out, *xs, value, fixed, res):
-        create_graph = isinstance(g, Tensor)
-        cts = self.bwd(*fixed, res, g if create_graph else Tensor._wrap(np.asarray(g)))
-        return _check_grads(self.prim.name, cts, xs, create_graph, "cotangent")
+        self.prim = _value_prim(f"{kind}({_name(fun)})", **rules)
 
     def __call__(self, *args):
-        if self.fwd is None:
-            raise TypeError(f"{self.prim.name}: call defvjp(fwd, bwd) before using it")
         fixed, diff = _split(args, self.nondiff)
         diff = [as_tensor(a) if not isinstance(a, Tensor) else a for a in diff]
         full = list(args)
         for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
             full[i] = d
-        with _forward_scope():
-            out, res = self.fwd(*full)
+        out, extra = self._forward(full)
         value = out.data if isinstance(out, Tensor) else np.asarray(out)
-        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed, "res": res})
+        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed, **extra})
 
 
-class custom_jvp:
+class custom_vjp(_JaxStyle):
+    """JAX's ``jax.custom_vjp``: ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
+    ``bwd(*nondiff_args, residuals, g) -> tuple of cotangents`` (one per differentiable argument).
+    Forward mode through it raises (there is no rule for it)."""
+
+    def __init__(self, fun, nondiff_argnums=()):
+        super().__init__(fun, nondiff_argnums, "custom_vjp", vjp=self._vjp)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def _vjp(self, m, g, out, *xs, value, fixed, residuals):
+        create_graph = isinstance(g, Tensor)
+        cts = self.bwd(*fixed, residuals, g if create_graph else Tensor._wrap(np.asarray(g)))
+        return _check_grads(self.prim.name, cts, xs, create_graph, "cotangent")
+
+    def _forward(self, args):
+        if self.fwd is None:
+            raise TypeError(f"{self.prim.name}: call defvjp(fwd, bwd) before using it")
+        with _forward_scope():     # recorded: the residuals may be differentiated again
+            out, residuals = self.fwd(*args)
+        return out, {"residuals": residuals}
+
+
+class custom_jvp(_JaxStyle):
     """JAX's ``jax.custom_jvp``: ``@f.defjvp`` a rule ``rule(*nondiff_args, primals, tangents) ->
     (primal_out, tangent_out)``, linear in the tangents and written in kinkgrad ops. Reverse mode
     transposes it, as JAX does."""
 
     def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums, "custom_jvp", vjp=self._vjp, jvp=self._jvp)
         self.rule = None
-        self.prim = _value_prim(f"custom_jvp({_name(fun)})", vjp=self._vjp, jvp=self._jvp)
 
     def defjvp(self, rule):
         self.rule = rule
@@ -313,18 +322,11 @@ class custom_jvp:
         cts = pullback(g if create_graph else np.asarray(g))
         return [c if create_graph else c.data for c in cts]
 
-    def __call__(self, *args):
+    def _forward(self, args):
         if self.rule is None:
             raise TypeError(f"{self.prim.name}: define the rule with @f.defjvp before using it")
-        fixed, diff = _split(args, self.nondiff)
-        diff = [as_tensor(a) if not isinstance(a, Tensor) else a for a in diff]
-        full = list(args)
-        for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
-            full[i] = d
         with no_grad(), _forward_scope():
-            out = self.fun(*full)
-        value = out.data if isinstance(out, Tensor) else np.asarray(out)
-        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed})
+            return self.fun(*args), {}
 
 
 # -- straight-through estimators ------------------------------------------------------------------

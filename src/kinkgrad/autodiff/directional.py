@@ -99,7 +99,7 @@ def _compute(n):
             n.partials = {i: prim.partial(i, rawops, out, xs, xs, n.params, directions=dirs)
                           for i, d in enumerate(dirs) if d is not None and prim.derivs[i] is not None}
         K = max(len(d) for d in dirs if d is not None)
-        n.dirs_out = [_fit(prim.tangent(rawops, [d[k] if d is not None else None for d in dirs], out, xs,
+        n.dirs_out = [_as_output_tangent(prim.tangent(rawops, [d[k] if d is not None else None for d in dirs], out, xs,
                                         n.params, xs, n.partials), out) for k in range(K)]
 
 
@@ -173,7 +173,7 @@ def _certify(op, counts, total):
         audit.record_directional(op, running().site, counts, total)
 
 
-def _fit(t, out):
+def _as_output_tangent(t, out):
     t = np.asarray(t if t is not None else np.zeros_like(out))
     if t.shape != out.shape:
         t = np.broadcast_to(t, out.shape)
