@@ -25,6 +25,7 @@ import numpy as np
 from . import ops
 from .autodiff.primitive import Primitive
 from .kinks.declare import Kink
+from .kinks.docs import documents
 from .kinks.resolve import kink_value
 
 
@@ -151,6 +152,7 @@ _sparsemax = Primitive("sparsemax", _sparsemax_kernel, vjp=_sparsemax_vjp, jvp=_
                        kinks=_SPARSEMAX_KINK, doc="Euclidean projection onto the probability simplex")
 
 
+@documents("sparsemax")
 def sparsemax(z, axis=-1):
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of z onto the simplex; sparse
     probabilities. Jacobian diag(s) - s s^T / |s| on the support s. Kinks where an element sits exactly

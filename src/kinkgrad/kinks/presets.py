@@ -23,20 +23,26 @@ import numpy as np
 
 
 def _float32_of_left(left, right, xs, params):
-    """TensorFlow stores leaky_relu's alpha as a float32 attribute: even in float64 the slope at 0
+    """The left slope rounded to float32.
+
+    TensorFlow stores leaky_relu's alpha as a float32 attribute: even in float64 the slope at 0
     is float32(alpha) = 0.009999999776482582 for alpha = 0.01."""
     return float(np.float32(left))
 
 
 def _pow_nan_at_p0(left, right, xs, params):
-    """TensorFlow's pow rule computes p * x**(p-1): at x = 0 that is 0 * inf = NaN for p = 0
+    """NaN where p = 0, else the limit.
+
+    TensorFlow's pow rule computes p * x**(p-1): at x = 0 that is 0 * inf = NaN for p = 0
     (the limit, p * inf, elsewhere)."""
     p = xs[1]
     return np.where(np.asarray(p) == 0, np.nan, right)
 
 
 def _pow_nan_at_float_p0(left, right, xs, params):
-    """JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
+    """NaN for a float exponent 0, else the limit.
+
+    JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
     x = 0), but a float exponent by pow, whose rule computes 0 * 0**-1 = NaN."""
     p = xs[1]
     if isinstance(p, (int, np.integer)) and not isinstance(p, bool):

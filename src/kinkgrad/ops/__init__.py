@@ -9,7 +9,7 @@ import numpy as np
 
 import sys
 
-from ..autodiff.primitive import GRAPH_OPS, Primitive
+from ..autodiff.primitive import GRAPH_OPS
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
@@ -84,8 +84,8 @@ _NO_PARAMS = {}
 
 
 def _rev(op):
-    if isinstance(op, Primitive):
-        return lambda self, other: _apply(op, (other, self), _NO_PARAMS)
+    if getattr(op, "plain", False):
+        return lambda self, other, _p=op.primitive: _apply(_p, (other, self), _NO_PARAMS)
     return lambda self, other: op(other, self)
 
 
@@ -139,9 +139,9 @@ _METHODS = {
     "all": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.all(axis=axis))),
 }
 def _method(fn):
-    """Primitives are not descriptors; give operators a direct path to ``apply`` (one call less)."""
-    if isinstance(fn, Primitive):
-        return lambda self, *args, _p=fn: _apply(_p, (self,) + args, _NO_PARAMS)
+    """Operators and methods of ops without parameters take a direct path to ``apply`` (one call less)."""
+    if getattr(fn, "plain", False):
+        return lambda self, *args, _p=fn.primitive: _apply(_p, (self,) + args, _NO_PARAMS)
     return fn
 
 

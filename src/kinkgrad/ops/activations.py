@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..kinks.declare import Kink
+from ..kinks.docs import documents
 from ._declare import elementwise
 from .elementwise import erf, expm1, sigmoid, softplus, tanh
 from .nonsmooth import (abs, hardshrink, hardsigmoid, hardswish, hardtanh, maximum, minimum, relu, relu6,
@@ -65,20 +66,22 @@ def _elu_prim(name):
                    left=lambda x, alpha=1.0, scale=1.0: scale * alpha,
                    right=lambda x, alpha=1.0, scale=1.0: scale, where="x = 0 (when alpha != 1)",
                    distance=lambda x, alpha=1.0, scale=1.0: np.abs(x)),
-        doc=f"{name}: scale * (x if x > 0 else alpha (e^x - 1)). Kink at 0 when alpha != 1; default = smaller slope.")
+        doc=f"{name}: scale * (x if x > 0 else alpha (e^x - 1)).")
 
 
 _elu = _elu_prim("elu")
 _selu = _elu_prim("selu")
 
 
+@documents("elu")
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha (e^x - 1) otherwise. Kink: x = 0 when alpha != 1."""
+    """x for x > 0, alpha (e^x - 1) otherwise (a kink at 0 unless alpha = 1)."""
     return _elu(x, alpha=float(alpha), scale=1.0)
 
 
+@documents("selu")
 def selu(x):
-    """scale * elu(x, alpha) with the self-normalising constants. Kink: x = 0 (slopes 1.758 / 1.051)."""
+    """scale * elu(x, alpha) with the self-normalising constants (one-sided slopes 1.758 / 1.051 at 0)."""
     return _selu(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 

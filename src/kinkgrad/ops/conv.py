@@ -15,16 +15,18 @@ from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
-from ._declare import int_pair, shape_of
+from ._declare import int_pair, public, shape_of
 from .linalg import _affine_kernel
 
-im2col = Primitive("im2col", kernels.im2col,
-                   vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
-                   linear=True, doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows "
-                                    "(convolution as one GEMM).")
-col2im_rows = Primitive("col2im_rows", kernels.col2im_rows,
-                        vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p),
-                        linear=True, doc="The transpose of im2col.")
+im2col = public(Primitive(
+    "im2col", kernels.im2col,
+    vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p), linear=True,
+    doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows (convolution as one GEMM)."),
+    "x, k, s, d=(1, 1), p=(0, 0)")
+col2im_rows = public(Primitive(
+    "col2im_rows", kernels.col2im_rows,
+    vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p), linear=True,
+    doc="The transpose of im2col."), "g, shape, k, s, d=(1, 1), p=(0, 0)")
 
 
 # -- the pieces every rule shares (m: NumPy in a plain backward, kinkgrad ops otherwise) -------------

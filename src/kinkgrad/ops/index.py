@@ -6,7 +6,7 @@ import numpy as np
 from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
-from ._declare import ndim_of, normalize_axis, shape_of
+from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape
 
 
@@ -46,10 +46,10 @@ def _scatter_kernel(g, index, shape):
     return out
 
 
-scatter_add = Primitive(
+scatter_add = public(Primitive(
     "scatter_add", lambda g, index, shape: _scatter_kernel(np.asarray(g), index, shape),
     vjp=lambda m, gg, out, g, index, shape: m.getitem(gg, index), linear=True,
-    doc="Zeros of ``shape`` with ``g`` added at ``index`` (the transpose of getitem).")
+    doc="Zeros of ``shape`` with ``g`` added at ``index`` (the transpose of getitem)."), "g, index, shape")
 
 _getitem = Primitive(
     "getitem", lambda x, index: x[index],

@@ -6,6 +6,7 @@ import numpy as np
 from ..autodiff.primitive import Primitive
 from ..context import running, running_directions
 from ..kinks.declare import Kink
+from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import kink_value
 from ..tensor import Tensor
@@ -67,9 +68,10 @@ _l2 = Primitive(
     jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis,
                                                    keepdims=keepdims),
     kinks=_ZERO,
-    doc="Euclidean / Frobenius norm. Kink: x = 0, where the subdifferential is the unit ball; default 0.")
+    doc="Euclidean / Frobenius norm; at the zero vector the subdifferential is the unit ball.")
 
 
+@documents("norm")
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector norms (ord None/2, 1, inf, -inf, p) and the Frobenius norm, like ``np.linalg.norm``."""
     n = ndim_of(x)

@@ -16,22 +16,24 @@ from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..context import running, running_directions
 from ..kinks.declare import TIE, tie
+from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import effective_rule, raise_at
 from ..tensor import Tensor
-from ._declare import ndim_of, normalize_axis, shape_of
+from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape, transpose
 
 
 # -- the sparse linear map and its transpose ---------------------------------------------------
-select_apply = Primitive(
+select_apply = public(Primitive(
     "select_apply", rawops.select_apply,
     vjp=lambda m, g, out, t, rows, cols, vals, shape: m.select_transpose(g, rows, cols, vals, shape_of(t)),
-    linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic.")
-select_transpose = Primitive(
+    linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic."),
+    "t, rows, cols, vals, shape")
+select_transpose = public(Primitive(
     "select_transpose", rawops.select_transpose,
     vjp=lambda m, gg, out, g, rows, cols, vals, shape: m.select_apply(gg, rows, cols, vals, shape_of(g)),
-    linear=True, doc="W.T @ g: the transpose of select_apply.")
+    linear=True, doc="W.T @ g: the transpose of select_apply."), "g, rows, cols, vals, shape")
 
 
 # -- building W --------------------------------------------------------------------------------
@@ -290,6 +292,7 @@ def _rows(x, axis, op):
     return x2, back
 
 
+@documents("sort")
 def sort(x, axis=-1, descending=False):
     """Sorted values along ``axis``. Ties: the gradient follows the stable order under
     ``first`` (what frameworks do); by default tied elements share evenly."""
@@ -297,6 +300,7 @@ def sort(x, axis=-1, descending=False):
     return back(_PRIMS["sort"](x2, kind="sort", descending=bool(descending)))
 
 
+@documents("topk")
 def topk(x, k, axis=-1, largest=True):
     """The ``k`` largest (or smallest) values along ``axis``, sorted, and their indices."""
     n = shape_of(x)[axis] if ndim_of(x) else 0
@@ -310,6 +314,7 @@ def topk(x, k, axis=-1, largest=True):
     return (vals if largest else -vals), Tensor._wrap(np.moveaxis(idx, -1, axis))
 
 
+@documents("median")
 def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
@@ -321,6 +326,7 @@ def median(x, axis=None, keepdims=False):
     return y
 
 
+@documents("quantile")
 def quantile(x, q, axis=None, keepdims=False):
     """The ``q``-quantile (0 <= q <= 1) with linear interpolation between order statistics."""
     if not 0 <= q <= 1:
@@ -429,6 +435,7 @@ def _cum_prim(name, largest):
 _CUMMAX, _CUMMIN = _cum_prim("cummax", True), _cum_prim("cummin", False)
 
 
+@documents("cummax")
 def cummax(x, axis=0):
     """Running maximum along ``axis``. Ties (an element equal to the running max) share by default;
     the ``torch`` preset gives each output to the latest tied element, ``jax`` splits."""
@@ -436,6 +443,7 @@ def cummax(x, axis=0):
     return back(_CUMMAX(x2))
 
 
+@documents("cummin")
 def cummin(x, axis=0):
     """Running minimum along ``axis`` (ties as in ``cummax``)."""
     x2, back = _rows(x, axis, "cummin")

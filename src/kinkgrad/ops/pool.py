@@ -12,7 +12,8 @@ from ..autodiff.primitive import Primitive
 from ..kernels import col2im as _col2im_kernel
 from ..kernels import reduce_small_axes
 from ..kernels import windows2d as _windows2d_kernel
-from ._declare import int_pair, shape_of
+from ..kinks.docs import documents
+from ._declare import int_pair, public, shape_of
 from .index import getitem
 from .reduce import _extreme, mean
 from .shape import pad, reshape
@@ -23,11 +24,13 @@ def _windows_transpose(m, g, out, x, k, s, d=(1, 1)):
     return m.col2im(g, shape_of(x), k, s, d)
 
 
-windows2d = Primitive("windows2d", _windows2d_kernel, vjp=_windows_transpose, linear=True,
-                      doc="Sliding kh x kw windows with stride s over the last two axes.")
-col2im = Primitive("col2im", _col2im_kernel,
-                   vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
-                   doc="The transpose of windows2d: sum window values back onto the image.")
+windows2d = public(Primitive("windows2d", _windows2d_kernel, vjp=_windows_transpose, linear=True,
+                             doc="Sliding kh x kw windows with stride s over the last two axes."),
+                   "x, k, s, d=(1, 1)")
+col2im = public(Primitive("col2im", _col2im_kernel,
+                          vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
+                          doc="The transpose of windows2d: sum window values back onto the image."),
+                "g, shape, k, s, d=(1, 1)")
 
 def _window_max(x, axis, keepdims):
     return reduce_small_axes(np.maximum, x, axis, keepdims)
@@ -63,6 +66,7 @@ def _pool(x, kernel_size, stride, padding, op, pad_value, reduce):
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
 
 
+@documents("max_pool2d")
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (PyTorch's layout).
 

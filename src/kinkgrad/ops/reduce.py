@@ -7,6 +7,7 @@ from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import extreme_grad, reduce_small_axes
 from ..kinks.declare import tie
+from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
@@ -171,6 +172,7 @@ _amax_idx = _extreme("max.indices", np.max, True)
 _amin_idx = _extreme("min.indices", np.min, False)
 
 
+@documents("max")
 def max(x, axis=None, keepdims=False, return_indices=False):
     """Largest element over ``axis`` (ties share the gradient evenly under the default policy).
 
@@ -181,6 +183,7 @@ def max(x, axis=None, keepdims=False, return_indices=False):
     return _reduce_extreme(x, axis, keepdims, return_indices, _amax, _amax_idx, np.argmax)
 
 
+@documents("min")
 def min(x, axis=None, keepdims=False, return_indices=False):
     """Smallest element over ``axis`` (ties as in ``max``)."""
     _check_nonempty(x, "min")
