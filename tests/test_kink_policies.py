@@ -29,9 +29,8 @@ import warnings
 import numpy as np
 import pytest
 
-import kinkgrad as kg
-
 import kink_cases as kc
+import kinkgrad as kg
 
 RECORDS = kc.load_records()
 H = 2.0 ** -20

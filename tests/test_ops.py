@@ -34,7 +34,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import kinkgrad as kg
-
 from opspecs import BY_NAME, SPECS
 
 FD_H, FD_RTOL = 1e-6, 1e-6

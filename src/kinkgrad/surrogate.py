@@ -7,7 +7,7 @@ SpikingJelly and Norse:
 | grad | derivative used in backward | default |
 |---|---|---|
 | ``"sigmoid"`` | k s(kx)(1 - s(kx)), s the logistic | k = 25 (snnTorch ``sigmoid``) |
-| ``"fast_sigmoid"`` | 1 / (k abs(x) + 1)^2 (SuperSpike) | k = 25 (snnTorch ``fast_sigmoid``; Norse ``super`` uses 100) |
+| ``"fast_sigmoid"`` | 1 / (k abs(x) + 1)^2 (SuperSpike) | k = 25 (snnTorch ``fast_sigmoid``; Norse ``super``: 100) |
 | ``"atan"`` | (a / 2) / (1 + (pi a x / 2)^2) | a = 2 (snnTorch ``ATan``, SpikingJelly ``ATan``) |
 | ``"triangle"`` | k max(0, 1 - k abs(x)) | k = 1 (unit area) |
 | ``"rectangle"`` | k where abs(x) < 1 / (2k), else 0 | k = 1 (unit area, STBP) |

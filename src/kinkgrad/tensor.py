@@ -180,7 +180,8 @@ def _to_array(data, dtype=None):
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")
+        raise TypeError(
+            f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")
     return arr
 
 

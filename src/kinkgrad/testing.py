@@ -13,7 +13,8 @@ import numpy as np
 from .autodiff.directional import seed_directions, tensor_dirs
 from .autodiff.transforms import grad
 from .kinks.audit import audit
-from .kinks.policy import current, kinks as kink_scope
+from .kinks.policy import current
+from .kinks.policy import kinks as kink_scope
 from .tensor import Tensor
 
 

@@ -153,7 +153,8 @@ class Primitive:
             if p is None:
                 cts.append(None)
             elif i >= len(self.vjps) or self.vjps[i] is None:
-                raise NotImplementedError(f"{self.name}: the derivative with respect to argument {i} is not implemented")
+                raise NotImplementedError(
+                    f"{self.name}: the derivative with respect to argument {i} is not implemented")
             else:
                 cts.append(self.vjps[i](m, g, out, *xs, **params))
         return cts

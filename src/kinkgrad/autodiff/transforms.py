@@ -13,7 +13,8 @@ import numpy as np
 
 from ..context import scoped, state
 from ..kinks.cuts import warn_cut
-from ..kinks.policy import current, kinks as kink_scope
+from ..kinks.policy import current
+from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor, _check_can_require_grad, _to_array
 from .backward import run_backward
 from .directional import MAX_DEPTH, seed_directions

@@ -162,7 +162,8 @@ def raise_at(op, kink, mask, raw_xs, site):
     idx = tuple(int(v) for v in np.argwhere(np.asarray(mask))[0]) if np.ndim(mask) else ()
     x = np.asarray(raw_xs[0])
     value = x[idx] if x.ndim else x
-    where = f" (created at {site})" if site else " (run the forward pass inside kg.kinks('raise') to see where it was created)"
+    where = (f" (created at {site})" if site
+             else " (run the forward pass inside kg.kinks('raise') to see where it was created)")
     raise KinkError(f"{op}: derivative requested at a {kink.kind} ({kink.where}) at element {idx}, "
                     f"value {value!r}{where}; pick a convention with kg.kinks(...) or avoid the point")
 

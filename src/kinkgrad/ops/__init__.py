@@ -5,33 +5,129 @@ differentiable graph (``create_graph``, nested transforms); ``autodiff.rawops`` 
 """
 from __future__ import annotations
 
-import numpy as np
-
 import sys
+
+import numpy as np
 
 from ..autodiff.primitive import GRAPH_OPS
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
-from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
-                          isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
-                          negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
-                          subtract, tan, tanh)
-from .index import (argsort, gather, getitem, put_along_axis_add, scatter_add, setitem, split, take,
-                    take_along_axis, where)
-from .linalg import affine, dot, einsum, matmul, outer
-from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, hardswish, hardtanh, heaviside,
-                        leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
-                        threshold, trunc)
-from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .conv import col2im_rows, conv2d, im2col
-from .pool import avg_pool2d, col2im, max_pool2d, windows2d
+from .elementwise import (
+    add,
+    cast,
+    copy,
+    cos,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    greater,
+    greater_equal,
+    isfinite,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    reciprocal,
+    sigmoid,
+    sin,
+    softplus,
+    sqrt,
+    square,
+    subtract,
+    tan,
+    tanh,
+)
+from .index import (
+    argsort,
+    gather,
+    getitem,
+    put_along_axis_add,
+    scatter_add,
+    setitem,
+    split,
+    take,
+    take_along_axis,
+    where,
+)
+from .linalg import affine, dot, einsum, matmul, outer
+from .nonsmooth import (
+    abs,
+    ceil,
+    clip,
+    floor,
+    fmod,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    heaviside,
+    leaky_relu,
+    maximum,
+    minimum,
+    mod,
+    relu,
+    relu6,
+    remainder,
+    round,
+    sign,
+    softshrink,
+    threshold,
+    trunc,
+)
 from .norms import norm
-from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
-                     softmax_cross_entropy, std, sum, var)
-from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, pad, permute, ravel, repeat,
-                    reshape, squeeze, stack, sum_to, swapaxes, tile, transpose)
+from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
+from .pool import avg_pool2d, col2im, max_pool2d, windows2d
+from .reduce import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    softmax,
+    softmax_cross_entropy,
+    std,
+    sum,
+    var,
+)
+from .shape import (
+    broadcast_to,
+    cat,
+    concatenate,
+    expand_dims,
+    flatten,
+    flip,
+    pad,
+    permute,
+    ravel,
+    repeat,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    tile,
+    transpose,
+)
 
 __all__ = [
     # arithmetic and smooth elementwise
@@ -110,7 +206,8 @@ _METHODS = {
     "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
     "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": divide, "__rtruediv__": _rev(divide),
     "__pow__": power, "__rpow__": _rev(power), "__matmul__": matmul, "__rmatmul__": _rev(matmul),
-    "__mod__": mod, "__rmod__": _rev(mod), "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs, "__getitem__": getitem,
+    "__mod__": mod, "__rmod__": _rev(mod), "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
+    "__getitem__": getitem,
     "__gt__": greater, "__ge__": greater_equal, "__lt__": less, "__le__": less_equal,
     "__eq__": equal, "__ne__": not_equal,
     "__and__": logical_and, "__rand__": _rev(logical_and), "__or__": logical_or, "__ror__": _rev(logical_or),

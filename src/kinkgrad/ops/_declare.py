@@ -74,7 +74,7 @@ def public(prim, signature, doc=None):
     names, defaults = _parse_signature(signature)
     rules = prim.derivs or prim.vjps
     n_in = len(rules) if rules is not None else sum(1 for n in names if n not in defaults)
-    inputs, params = names[:n_in], names[n_in:]
+    params = names[n_in:]
     # the parameters' defaults, shared by every node (never mutated); None when some have none
     fixed = {n: defaults[n] for n in params} if all(n in defaults for n in params) else None
 

@@ -13,8 +13,19 @@ from ..kinks.declare import Kink
 from ..kinks.docs import documents
 from ._declare import elementwise
 from .elementwise import erf, expm1, sigmoid, softplus, tanh
-from .nonsmooth import (abs, hardshrink, hardsigmoid, hardswish, hardtanh, maximum, minimum, relu, relu6,
-                        softshrink, threshold)
+from .nonsmooth import (
+    abs,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    maximum,
+    minimum,
+    relu,
+    relu6,
+    softshrink,
+    threshold,
+)
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805

@@ -68,11 +68,14 @@ square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2."
 
 # -- exponentials and logarithms --------------------------------------------------------------
 exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.", signature="x")
-expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.", signature="x")
+expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.",
+                    signature="x")
 log = elementwise("log", np.log, lambda m, out, x: 1 / x, singular=True,
-                  kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"), doc="Natural logarithm; singular at 0.", signature="x")
+                  kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"),
+                  doc="Natural logarithm.", signature="x")
 log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), singular=True,
-                    kinks=Kink(lambda x: x == -1, np.nan, np.inf, kind="singular", where="x = -1"), doc="log(1 + x), accurate near 0.", signature="x")
+                    kinks=Kink(lambda x: x == -1, np.nan, np.inf, kind="singular", where="x = -1"),
+                    doc="log(1 + x), accurate near 0.", signature="x")
 sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out, singular=True,
                    kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"),
                    doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).", signature="x")

@@ -63,7 +63,8 @@ def getitem(x, index):
     try:
         np.empty(shape_of(x), dtype=bool)[index]
     except IndexError as e:
-        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(shape_of(x))}: {e}") from None
+        raise IndexError(
+            f"getitem: index {index!r} is invalid for a tensor of shape {tuple(shape_of(x))}: {e}") from None
     return _getitem(x, index=index)
 
 

@@ -151,7 +151,8 @@ def _einsum_vjp(m, g, out, *xs, spec):
 
 
 _einsum = Primitive("einsum", lambda *xs, spec: np.einsum(spec, *xs, optimize=len(xs) > 2),
-                    vjp=_einsum_vjp, linear=True, joint_rules=True, doc="Einstein summation (multilinear in its operands).")
+                    vjp=_einsum_vjp, linear=True, joint_rules=True,
+                    doc="Einstein summation (multilinear in its operands).")
 
 
 def einsum(spec, *operands):

@@ -23,7 +23,6 @@ from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape, transpose
 
-
 # -- the sparse linear map and its transpose ---------------------------------------------------
 select_apply = public(Primitive(
     "select_apply", rawops.select_apply,
@@ -429,7 +428,8 @@ def _cum_prim(name, largest):
 
     acc = np.maximum if largest else np.minimum
     return Primitive(name, lambda x2: acc.accumulate(x2, axis=1), vjp=vjp, jvp=jvp,
-                     kinks=tie("an element equal to the running extreme"), doc=f"running {'max' if largest else 'min'} along the last axis")
+                     kinks=tie("an element equal to the running extreme"),
+                     doc=f"running {'max' if largest else 'min'} along the last axis")
 
 
 _CUMMAX, _CUMMIN = _cum_prim("cummax", True), _cum_prim("cummin", False)

@@ -104,8 +104,10 @@ def _others(m, out, x, axis, keepdims):
 
 _prod = Primitive(
     "prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _others(m, out, x, axis, keepdims),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _others(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+    vjp=lambda m, g, out, x, axis, keepdims: (_unreduce(m, g, shape_of(x), axis, keepdims)
+                                              * _others(m, out, x, axis, keepdims)),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _others(m, out, x, axis, keepdims), axis=axis,
+                                                   keepdims=keepdims))
 
 
 def prod(x, axis=None, keepdims=False):
@@ -240,8 +242,10 @@ def _lse_softmax(m, out, x, axis, keepdims):
 
 _logsumexp = Primitive(
     "logsumexp", _lse_kernel,
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _lse_softmax(m, out, x, axis, keepdims),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _lse_softmax(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+    vjp=lambda m, g, out, x, axis, keepdims: (_unreduce(m, g, shape_of(x), axis, keepdims)
+                                              * _lse_softmax(m, out, x, axis, keepdims)),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _lse_softmax(m, out, x, axis, keepdims), axis=axis,
+                                                   keepdims=keepdims))
 
 
 def logsumexp(x, axis=None, keepdims=False):
