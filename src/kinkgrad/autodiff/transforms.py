@@ -49,21 +49,20 @@ def _seed_directions(lifted, direction):
         seed_directions(t, policy, v)
 
 
-def _lift(x, argname):
-    """A fresh graph handle for a differentiated argument, still linked to any outer graph/tangent."""
-    st = state()
+def _lift(x, what, reverse=True):
+    """A fresh graph handle for a transform's input, still linked to any outer graph or tangent
+    (``reverse``: it is differentiated in reverse mode, so it requires grad)."""
     if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, f"argument {argname}")
-        if x.requires_grad and st.grad_enabled:
-            with scoped(grad_enabled=True):
-                return _identity(x)
+        _check_can_require_grad(x.dtype, what)
+        if x.requires_grad and state().grad_enabled:
+            return _identity(x)
         t = Tensor._wrap(x.data)
         t._tangents = x._tangents
     else:
         arr = _to_array(x)
-        _check_can_require_grad(arr.dtype, f"argument {argname}")
+        _check_can_require_grad(arr.dtype, what)
         t = Tensor._wrap(arr)
-    t.requires_grad = True
+    t.requires_grad = reverse
     return t
 
 
@@ -148,7 +147,7 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
 def _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction):
     st = state()
     args = list(args)
-    lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
+    lifted = [_lift(args[i], f"argument {i} of {getattr(f, '__name__', 'f')}") for i in nums]
     _seed_directions(lifted, direction)
     for i, t in zip(nums, lifted):
         args[i] = t
@@ -204,7 +203,7 @@ def vjp(f, *primals, has_aux=False, kinks=None):
     create_graph = _needs_graph(primals)
     st = state()
     with _kink_scope(kinks):
-        lifted = [_lift(x, str(i)) for i, x in enumerate(primals)]
+        lifted = [_lift(x, f"argument {i}") for i, x in enumerate(primals)]
         with scoped(grad_enabled=True, depth=st.depth + 1):
             res = f(*lifted)
     out, aux = res if has_aux else (res, None)
@@ -239,7 +238,7 @@ def jvp(f, primals, tangents, kinks=None):
     with _kink_scope(kinks), new_level() as level:
         xs = []
         for i, (x, t) in enumerate(zip(primals, tangents)):
-            xt = _lift_forward(x, str(i))
+            xt = _lift(x, f"primal {i}", reverse=False)
             t_arr = t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t, xt.dtype))
             if tuple(t_arr.shape) != tuple(xt.shape):
                 raise ValueError(f"jvp: tangent {i} has shape {tuple(t_arr.shape)} but its primal has shape {xt.shape}")
@@ -266,19 +265,6 @@ def jvp(f, primals, tangents, kinks=None):
     if not keep_graph:
         touts = [t.detach() for t in touts]
     return (tuple(clean), tuple(touts)) if is_seq else (clean[0], touts[0])
-
-
-def _lift_forward(x, argname):
-    if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, f"primal {argname}")
-        if x.requires_grad and state().grad_enabled:
-            return _identity(x)
-        t = Tensor._wrap(x.data)
-        t._tangents = x._tangents
-        return t
-    arr = _to_array(x)
-    _check_can_require_grad(arr.dtype, f"primal {argname}")
-    return Tensor._wrap(arr)
 
 
 def jacobian(f, argnums=0, mode="rev", kinks=None):
