@@ -33,6 +33,7 @@ from ..kinks.policy import current
 from ..kinks.resolve import resolve_elementwise
 from ..tensor import Tensor
 from . import rawops
+from .safety import SEQ, checksums
 
 
 class Primitive:
@@ -198,7 +199,6 @@ def tangent_product(prim, m, t, d):
 
 
 # -- applying a primitive: the hot path of every operation -------------------------------------------
-_SEQ = itertools.count()
 DIRECTIONAL = [None]          # the directional-mode module (installed by it): tangents on demand
 GRAPH_OPS = [None]            # the kinkgrad.ops namespace rules use to build graphs (installed by it)
 
@@ -211,12 +211,12 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
-                 "partials", "seq", "saved", "__weakref__")
+                 "partials", "seq", "saved", "checksums", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         # creation order is a topological order (an op's inputs exist before it), so the backward
         # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
-        self.seq = next(_SEQ)
+        self.seq = next(SEQ)
         self.prim = prim
         self.parents = parents
         self.xs = xs
@@ -231,6 +231,7 @@ class Node:
         self.dirs_out = None    # and the output's (computed on demand, memoized),
         self.partials = None    # and the partial derivatives chosen at the kinks
         self.saved = None       # what a residual kernel saved for the backward pass
+        self.checksums = None   # anomaly mode: of the saved values, to catch raw NumPy writes
 
     @property
     def name(self):
@@ -267,11 +268,29 @@ def apply(prim, args, params, directional_values=True):
         # one and two inputs unrolled: a comprehension is a function call of its own, ~10% of an
         # op's overhead (a 60-op chain, forward + backward: 3.7 -> 3.4 us per op)
         a = args[0]
-        xs = (a.data,) if isinstance(a, Tensor) else (a,)
+        if isinstance(a, Tensor):
+            xs = (a.data,)
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (a,)
     elif len(args) == 2:
         a, b = args
-        xs = (a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+        if isinstance(a, Tensor):
+            xa = a.data
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xa = a
+        if isinstance(b, Tensor):
+            xs = (xa, b.data)
+        elif type(b) in _SEQUENCES and holds_tensor(b):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (xa, b)
     else:
+        if any(type(a) in _SEQUENCES and holds_tensor(a) for a in args):
+            return _apply_to_sequences(prim, args, params)
         xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
@@ -306,12 +325,32 @@ def apply(prim, args, params, directional_values=True):
                         node.saved = saved          # kept only for the input that needs it
                     if st.sites or prim.piecewise_constant:
                         node.site = user_site()
+                        if st.anomaly:
+                            node.checksums = checksums(xs, out)
                     return Tensor._wrap(out, node)
+                if out.dtype.kind == "c":
+                    raise TypeError(_complex_error(prim, xs))
                 return _cut(out, prim, args)    # a comparison, argmax, integer cast: the graph ends here
         for a in args:
             if isinstance(a, Tensor) and a._cut is not None:
                 return _cut(out, prim, args)    # carry the news that this value came through a cut
     return Tensor._wrap(out)
+
+
+_SEQUENCES = (list, tuple)
+
+
+def holds_tensor(seq):
+    """Whether a (nested) list or tuple holds a Tensor somewhere."""
+    return any(isinstance(e, Tensor) or (type(e) in _SEQUENCES and holds_tensor(e)) for e in seq)
+
+
+def _apply_to_sequences(prim, args, params):
+    """An input given as a list holding tensors (``kg.mean([x, 1.0])``) is stacked into one tensor
+    first, so the gradient reaches the tensors inside instead of NumPy silently dropping the graph."""
+    from_sequence = GRAPH_OPS[0].from_sequence
+    return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
+                 params)
 
 
 def _cut(out, prim, args):
@@ -328,11 +367,26 @@ def _cut(out, prim, args):
     return t
 
 
+def _describe(xs):
+    return ", ".join(f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__
+                     for x in xs)
+
+
 def _op_error(prim, xs, e):
-    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given."""
-    desc = ", ".join(
-        f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__ for x in xs)
-    return type(e)(f"{prim.name}: {e} (inputs: {desc})")
+    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
+    ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
+    message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
+    for kind in (type(e),) + type(e).__mro__:
+        try:
+            return kind(message)
+        except TypeError:
+            continue
+    return RuntimeError(message)
+
+
+def _complex_error(prim, xs):
+    return (f"{prim.name}: complex values are not differentiable in kinkgrad yet (inputs: {_describe(xs)}); "
+            "keep the computation real (split real and imaginary parts) or compute it under kg.no_grad()")
 
 
 # -- forward mode: tangents ride along with values, one level per active jvp -------------------------
@@ -369,8 +423,13 @@ def _apply_forward_mode(prim, args, params, level):
         raw_xs = [a.data if isinstance(a, Tensor) else a for a in args]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             t = prim.tangent(GRAPH_OPS[0], ts, out, args, params, raw_xs)
-            if t is not None and t.shape != out.shape:
-                t = GRAPH_OPS[0].broadcast_to(t, out.shape)
+            if t is not None:
+                # the engine, not the rules, gives the tangent the output's shape and dtype (a float64
+                # partial must not turn a float32 tangent into float64)
+                if t.shape != out.shape:
+                    t = GRAPH_OPS[0].broadcast_to(t, out.shape)
+                if t.dtype != out.dtype and out.dtype.kind == "f":
+                    t = GRAPH_OPS[0].cast(t, dtype=out.dtype)
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t

@@ -208,6 +208,7 @@ def vjp(f, *primals, has_aux=False, kinks=None):
             res = f(*lifted)
     out, aux = res if has_aux else (res, None)
     outs, is_seq = _outputs_tuple(out)
+    outs = tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
     handles = [graph_handle(t) for t in lifted]
 
     def pullback(cotangent):

@@ -57,12 +57,12 @@ from .index import (
     getitem,
     put_along_axis_add,
     scatter_add,
-    setitem,
     split,
     take,
     take_along_axis,
     where,
 )
+from .inplace import METHODS as _INPLACE
 from .linalg import affine, dot, einsum, matmul, outer
 from .nonsmooth import (
     abs,
@@ -116,6 +116,7 @@ from .shape import (
     expand_dims,
     flatten,
     flip,
+    from_sequence,
     pad,
     permute,
     ravel,
@@ -229,7 +230,7 @@ _METHODS = {
     "tanh": tanh, "sin": sin, "cos": cos, "square": square, "sign": sign, "floor": floor, "ceil": ceil,
     "round": round, "clip": clip, "clamp": lambda self, min=None, max=None: clip(self, min, max),
     "pow": power, "maximum": maximum, "minimum": minimum, "matmul": matmul, "dot": dot,
-    "astype": _astype, "clone": copy, "__setitem__": setitem, "float": lambda self: _astype(self, np.float32),
+    "astype": _astype, "clone": copy, "float": lambda self: _astype(self, np.float32),
     "double": lambda self: _astype(self, np.float64), "half": lambda self: _astype(self, np.float16),
     "norm": norm,
     "any": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.any(axis=axis))),
@@ -242,7 +243,7 @@ def _method(fn):
     return fn
 
 
-for _name, _fn in _METHODS.items():
+for _name, _fn in {**_METHODS, **_INPLACE}.items():
     setattr(Tensor, _name, _method(_fn))
 Tensor.T = property(lambda self: transpose(self))
 Tensor.mT = property(lambda self: swapaxes(self, -1, -2))

@@ -21,17 +21,6 @@ def _raw_index(index):
     return index
 
 
-def setitem(x, index, value):
-    """In-place assignment, for tensors outside any graph (e.g. a gradient in a hand-written
-    backward). On a tensor that requires grad it would corrupt saved values: use kg.where."""
-    if x.requires_grad:
-        raise RuntimeError(
-            f"in-place assignment into a tensor that requires grad (shape {x.shape}) would change values "
-            "that the graph saved; build a new tensor instead, e.g. kg.where(mask, value, x)")
-    x.data = x.data.copy() if not x.data.flags.writeable else x.data
-    x.data[_raw_index(index)] = getattr(value, "data", value)
-
-
 def _is_basic(index):
     items = index if isinstance(index, tuple) else (index,)
     return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items)
