@@ -88,7 +88,7 @@ from .nonsmooth import (
     threshold,
     trunc,
 )
-from .norms import norm
+from .norms import norm, std
 from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .pool import avg_pool2d, col2im, max_pool2d, windows2d
 from .reduce import (
@@ -105,7 +105,6 @@ from .reduce import (
     prod,
     softmax,
     softmax_cross_entropy,
-    std,
     sum,
     var,
 )

@@ -147,7 +147,7 @@ def _torch_topk_order(row, k):
     return np.array([i for _, i in head])
 
 
-def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
+def _selection(op, x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     """COO (rows, cols, vals) of W for the order statistic ``kind`` on rows ``x2`` (B, n)."""
     policy = current()
     B, n = x2.shape
@@ -186,9 +186,13 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     elif kind == "topk":
         out_j, pos, w = np.arange(k), np.arange(k), np.ones(k)
     elif kind in ("median", "quantile"):
-        middle = rule if kind == "median" and rule in ("lower", "upper") else None
+        if kind == "median" and rule == "torch":
+            # PyTorch: the full reduction shares the lower median among its ties; along an axis the
+            # lower middle element of the stable order (index breaks ties) takes it all
+            rule = "lower" if whole else "lower-first"
+        middle = rule[:5] if kind == "median" and rule in ("lower", "upper", "lower-first") else None
         if middle is not None:
-            rule = "split"
+            rule = "first" if rule == "lower-first" else "split"
         elif kind == "median" and rule == "linear":
             rule = "first"
         at = (0.5 if kind == "median" else q) * (n - 1)
@@ -225,7 +229,7 @@ def _out_index(p, pos, out_j):
     return lookup[p]
 
 
-def _order_value(x2, kind, k=None, q=None, descending=False, method=None):
+def _order_value(x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     if kind == "sort":
         s = np.sort(x2, axis=1, kind="stable")
         return np.flip(s, axis=1) if descending else s
@@ -262,7 +266,9 @@ _PRIMS = {
     "median": _order_prim("median", {
         "lower": "the lower of the two middle order statistics takes the whole gradient (ties in it share)",
         "upper": "the upper of the two middle order statistics takes the whole gradient (ties in it share)",
-        "linear": "interpolation between the two middle order statistics, ties to the first in stable order"}),
+        "linear": "interpolation between the two middle order statistics, ties to the first in stable order",
+        "torch": "PyTorch's: along an axis the lower middle element in stable order takes the whole gradient; "
+                 "the full reduction shares it among the elements tied with the lower median"}),
     "quantile": _order_prim("quantile"),
 }
 
@@ -318,7 +324,7 @@ def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
     if axis is None:
-        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median")
+        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median", whole=True)
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "median")
     y = back(_PRIMS["median"](x2, kind="median"), keep=keepdims)

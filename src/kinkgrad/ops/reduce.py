@@ -12,7 +12,6 @@ from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
-from .elementwise import sqrt
 from .shape import reshape
 
 
@@ -76,11 +75,6 @@ def var(x, axis=None, keepdims=False, ddof=0):
         raise ValueError(f"var: {n} element(s) along axis {axis} with ddof={ddof} leaves no degrees of freedom")
     centered = x - mean(x, axis=axes, keepdims=True)
     return _sum(centered * centered, axis=axes, keepdims=bool(keepdims)) / (n - ddof)
-
-
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation: sqrt(var). Singular (infinite slope) where all elements are equal."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def _others(m, out, x, axis, keepdims):
