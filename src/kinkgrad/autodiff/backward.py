@@ -15,8 +15,7 @@ from ..context import _STATE, running_op, state
 from ..kinks.cuts import describe, warn_cut
 from ..kinks.policy import current
 from ..tensor import Tensor
-from . import rawops
-from .primitive import GRAPH_OPS, Node
+from .primitive import Node, Rules
 from .safety import NEWEST, check_checksums, check_finite, check_saved
 
 
@@ -54,7 +53,7 @@ class _Pass:
     """One backward pass: the cotangents waiting at each node and leaf, and what cut a path."""
 
     def __init__(self, create_graph, retain_graph, stop):
-        self.m = GRAPH_OPS[0] if create_graph else rawops
+        self.m = Rules.graph if create_graph else Rules.numpy
         self.create_graph = create_graph
         self.retain_graph = retain_graph
         self.stop = stop

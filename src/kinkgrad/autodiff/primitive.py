@@ -16,9 +16,9 @@ A primitive states its derivative once and every mode is computed from it:
   kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
 
 Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
-(``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
-kinkgrad's ops themselves (installed here by ``kinkgrad.ops``) and the same rule builds a
-differentiable graph, so higher derivatives come free.
+(``Rules.numpy``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m``
+is kinkgrad's ops themselves (``Rules.graph``) and the same rule builds a differentiable graph, so
+higher derivatives come free.
 """
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from ..kinks.declare import register
 from ..kinks.policy import current
 from ..kinks.resolve import resolve_elementwise
 from ..tensor import Tensor
-from . import rawops
 from .safety import SEQ, checksums
 
 
@@ -106,7 +105,7 @@ class Primitive:
             elif self.linear:
                 args = list(xs)
                 args[i] = t
-                term = self(*args, **params) if m is not rawops else self.kernel(*args, **params)
+                term = self(*args, **params) if m is not Rules.numpy else self.kernel(*args, **params)
             elif self.jvps is not None and i < len(self.jvps) and self.jvps[i] is not None:
                 term = self.jvps[i](m, t, out, *xs, **params)
             else:
@@ -128,7 +127,7 @@ class Primitive:
         if self.derivs is not None:
             # partials that directional mode's forward probe decided, reused by a plain backward
             # (one that records a graph, or an audit, takes them from the rules again)
-            decided = node.partials if m is rawops and node.partials and current().audit is None else ()
+            decided = node.partials if m is Rules.numpy and node.partials and current().audit is None else ()
             cts = []
             for i, p in enumerate(node.parents):
                 if p is None:
@@ -200,7 +199,15 @@ def tangent_product(prim, m, t, d):
 
 # -- applying a primitive: the hot path of every operation -------------------------------------------
 DIRECTIONAL = [None]          # the directional-mode module (installed by it): tangents on demand
-GRAPH_OPS = [None]            # the kinkgrad.ops namespace rules use to build graphs (installed by it)
+
+
+class Rules:
+    """The two namespaces derivative rules are written against, installed by ``kinkgrad.ops``:
+    ``numpy`` (a plain backward pass and directional mode, at NumPy speed) and ``graph`` (kinkgrad's
+    own ops, so the rules build a differentiable graph: create_graph, forward mode)."""
+
+    numpy = None
+    graph = None
 
 
 class Node:
@@ -348,7 +355,7 @@ def holds_tensor(seq):
 def _apply_to_sequences(prim, args, params):
     """An input given as a list holding tensors (``kg.mean([x, 1.0])``) is stacked into one tensor
     first, so the gradient reaches the tensors inside instead of NumPy silently dropping the graph."""
-    from_sequence = GRAPH_OPS[0].from_sequence
+    from_sequence = Rules.graph.from_sequence
     return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
                  params)
 
@@ -422,14 +429,14 @@ def _apply_forward_mode(prim, args, params, level):
         ts = [a._tangents.get(level) if isinstance(a, Tensor) and a._tangents else None for a in args]
         raw_xs = [a.data if isinstance(a, Tensor) else a for a in args]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = prim.tangent(GRAPH_OPS[0], ts, out, args, params, raw_xs)
+            t = prim.tangent(Rules.graph, ts, out, args, params, raw_xs)
             if t is not None:
                 # the engine, not the rules, gives the tangent the output's shape and dtype (a float64
                 # partial must not turn a float32 tangent into float64)
                 if t.shape != out.shape:
-                    t = GRAPH_OPS[0].broadcast_to(t, out.shape)
+                    t = Rules.graph.broadcast_to(t, out.shape)
                 if t.dtype != out.dtype and out.dtype.kind == "f":
-                    t = GRAPH_OPS[0].cast(t, dtype=out.dtype)
+                    t = Rules.graph.cast(t, dtype=out.dtype)
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t

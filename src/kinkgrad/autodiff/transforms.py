@@ -18,7 +18,7 @@ from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor, _check_can_require_grad, _to_array
 from .backward import run_backward
 from .directional import MAX_DEPTH, seed_directions
-from .primitive import GRAPH_OPS, Primitive, graph_handle, new_level
+from .primitive import Primitive, Rules, graph_handle, new_level
 
 _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linear=True,
                       doc="Returns its input; gives a transform's input its own graph handle.")
@@ -244,7 +244,7 @@ def jvp(f, primals, tangents, kinks=None):
             if tuple(t_arr.shape) != tuple(xt.shape):
                 raise ValueError(f"jvp: tangent {i} has shape {tuple(t_arr.shape)} but its primal has shape {xt.shape}")
             if t_arr.dtype != xt.dtype:
-                t_arr = GRAPH_OPS[0].cast(t_arr, dtype=xt.dtype)
+                t_arr = Rules.graph.cast(t_arr, dtype=xt.dtype)
             xt._tangents = {**(xt._tangents or {}), level: t_arr}
             xs.append(xt)
         out = f(*xs)
@@ -291,7 +291,7 @@ def jacobian(f, argnums=0, mode="rev", kinks=None):
 
 
 def _stack_rows(rows, shape):
-    return GRAPH_OPS[0].reshape(GRAPH_OPS[0].stack(rows, axis=0), shape)
+    return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), shape)
 
 
 def _jac_rev(f, x, kinks):
@@ -306,7 +306,7 @@ def _jac_rev(f, x, kinks):
 
 
 def _jac_fwd(f, x, kinks):
-    ops = GRAPH_OPS[0]
+    ops = Rules.graph
     xa = x.data if isinstance(x, Tensor) else _to_array(x)
     cols, out = [], None
     eye = np.eye(xa.size, dtype=xa.dtype)

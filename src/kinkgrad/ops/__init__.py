@@ -1,7 +1,7 @@
 """Every public operation, and the Tensor operators and methods bound to them.
 
 This module is also the math namespace ``m`` that derivative rules use when they must build a
-differentiable graph (``create_graph``, nested transforms); ``autodiff.rawops`` is its NumPy twin.
+differentiable graph (``create_graph``, nested transforms); ``ops.raw`` is its NumPy twin.
 """
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 
-from ..autodiff.primitive import GRAPH_OPS
+from ..autodiff.primitive import Rules
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
+from . import raw
 from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
 from .conv import col2im_rows, conv2d, im2col
 from .elementwise import (
@@ -247,4 +248,5 @@ for _name, _fn in {**_METHODS, **_INPLACE}.items():
 Tensor.T = property(lambda self: transpose(self))
 Tensor.mT = property(lambda self: swapaxes(self, -1, -2))
 Tensor.__hash__ = lambda self: id(self)
-GRAPH_OPS[0] = sys.modules[__name__]    # derivative rules that must differentiate again run on these ops
+Rules.graph = sys.modules[__name__]      # derivative rules that must differentiate again run on these ops
+Rules.numpy = raw                        # and the fast ones on NumPy

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
+from . import raw
 from ._declare import int_pair, public, shape_of
 from .linalg import _affine_kernel
 
@@ -61,13 +61,13 @@ def _kernel(x, w, b, k, s, d, p):
 
 
 def _vjp_x(m, g, out, x, w, b, k, s, d, p, saved=None):
-    if m is rawops:
+    if m is raw:
         return conv_input_grad(_rows_of(m, g), _weight_rows(m, w), shape_of(x), k, s, d, p)
     return m.col2im_rows(m.matmul(_rows_of(m, g), _weight_rows(m, w)), shape_of(x), k, s, d, p)
 
 
 def _vjp_w(m, g, out, x, w, b, k, s, d, p, saved=None):
-    cols = saved if m is rawops and saved is not None else m.im2col(x, k, s, d, p)
+    cols = saved if m is raw and saved is not None else m.im2col(x, k, s, d, p)
     gw = m.matmul(m.swapaxes(cols, 0, 1), _rows_of(m, g))               # (kh*kw*C, O)
     o, c, kh, kw = shape_of(w)
     return m.transpose(m.reshape(gw, (kh, kw, c, o)), (3, 2, 0, 1))

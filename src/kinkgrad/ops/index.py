@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape
 
@@ -70,7 +70,7 @@ gather = take
 
 _put_along = Primitive(
     "put_along_axis_add",
-    rawops.put_along_axis_add,
+    raw.put_along_axis_add,
     vjp=lambda m, gg, out, g, idx, axis, shape: m.take_along_axis(gg, idx, axis), linear=True)
 
 _take_along = Primitive(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..context import running, running_directions
 from ..kinks.declare import TIE, tie
@@ -20,17 +19,18 @@ from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import effective_rule, raise_at
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape, transpose
 
 # -- the sparse linear map and its transpose ---------------------------------------------------
 select_apply = public(Primitive(
-    "select_apply", rawops.select_apply,
+    "select_apply", raw.select_apply,
     vjp=lambda m, g, out, t, rows, cols, vals, shape: m.select_transpose(g, rows, cols, vals, shape_of(t)),
     linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic."),
     "t, rows, cols, vals, shape")
 select_transpose = public(Primitive(
-    "select_transpose", rawops.select_transpose,
+    "select_transpose", raw.select_transpose,
     vjp=lambda m, gg, out, g, rows, cols, vals, shape: m.select_apply(gg, rows, cols, vals, shape_of(g)),
     linear=True, doc="W.T @ g: the transpose of select_apply."), "g, rows, cols, vals, shape")
 

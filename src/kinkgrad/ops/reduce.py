@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import extreme_grad, reduce_small_axes
 from ..kinks.declare import tie
@@ -11,6 +10,7 @@ from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, shape_of
 from .shape import reshape
 
@@ -139,7 +139,7 @@ def _in_layout_of(g, ref):
 def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
         g = _in_layout_of(g, out)
-        if m is rawops and current().is_default:
+        if m is raw and current().is_default:
             # plain backward, default rule: per window position over short axes (max pooling);
             # otherwise scale the (small) cotangent by each output's tie share, then one full-size
             # product with the mask (no full-size weights)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive, holds_tensor
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, shape_of
 from .elementwise import cast
 
@@ -91,7 +91,7 @@ flatten = ravel
 
 _broadcast_to = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                           vjp=lambda m, g, out, x, shape: m.sum_to(g, shape_of(x)), linear=True)
-_sum_to = Primitive("sum_to", lambda x, shape: rawops.sum_to(x, shape),
+_sum_to = Primitive("sum_to", lambda x, shape: raw.sum_to(x, shape),
                     vjp=lambda m, g, out, x, shape: m.broadcast_to(g, shape_of(x)), linear=True)
 
 
