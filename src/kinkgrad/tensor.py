@@ -173,12 +173,9 @@ def _to_array(data, dtype=None):
         data = data.data
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype))
-    if isinstance(data, (np.ndarray, np.generic)):
-        arr = np.array(data)
-    else:
-        arr = np.array(data)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+    arr = np.array(data)
+    if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+        arr = arr.astype(np.float32)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")

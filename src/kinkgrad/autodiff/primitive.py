@@ -383,12 +383,10 @@ def _op_error(prim, xs, e):
     """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
     ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
     message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
-    for kind in (type(e),) + type(e).__mro__:
-        try:
-            return kind(message)
-        except TypeError:
-            continue
-    return RuntimeError(message)
+    try:
+        return type(e)(message)
+    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments
+        return next(k for k in (TypeError, ValueError, IndexError) if isinstance(e, k))(message)
 
 
 def _complex_error(prim, xs):

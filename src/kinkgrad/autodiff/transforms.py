@@ -290,10 +290,6 @@ def jacobian(f, argnums=0, mode="rev", kinks=None):
     return wrapper
 
 
-def _stack_rows(rows, shape):
-    return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), shape)
-
-
 def _jac_rev(f, x, kinks):
     out, pullback = vjp(f, x, kinks=kinks)
     rows = []
@@ -302,7 +298,7 @@ def _jac_rev(f, x, kinks):
         (g,) = pullback(eye[k].reshape(out.shape))
         rows.append(g)
     xshape = tuple(np.shape(x.data if isinstance(x, Tensor) else _to_array(x)))
-    return _stack_rows(rows, tuple(out.shape) + xshape)
+    return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), tuple(out.shape) + xshape)
 
 
 def _jac_fwd(f, x, kinks):
