@@ -17,6 +17,7 @@ from ..tensor import Tensor
 from . import raw
 from ._declare import int_pair, public, shape_of
 from .linalg import _affine_kernel
+from .shape import reshape
 
 im2col = public(Primitive(
     "im2col", kernels.im2col,
@@ -87,11 +88,15 @@ _conv2d = Primitive(
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW);
+    an unbatched x (C, H, W) gives (O, OH, OW)."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
+    if len(shape_of(x)) == 3 and len(shape_of(weight)) == 4:
+        out = conv2d(reshape(x, (1,) + tuple(shape_of(x))), weight, bias, stride, padding, dilation)
+        return reshape(out, tuple(shape_of(out))[1:])
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+        raise ValueError(f"conv2d: expects x (N, C, H, W) or (C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
     if sx[1] != sw[1]:
         raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
     if bias is not None and tuple(shape_of(bias)) != (sw[0],):
