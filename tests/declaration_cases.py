@@ -2,13 +2,15 @@
 
 Every op in ``kinkgrad.kinks.declare.DECLARED`` gets a ``Case``. Where the declaration's ``Kink.at``
 can find the kink, the points are the kinks ``at`` marks on a 1/8 grid plus points beside them
-(``kink_points``); ties, norm and sparsemax find their kinks inside the op (their ``at`` gives no
-mask), so their inputs are written out, and ``test_declarations`` checks that they sit on a kink.
+(``kink_points``); ties and sparsemax find their kinks inside the op (their ``at`` gives no mask),
+and norm's / std's kink is a whole zero vector, so those inputs are written out, and
+``test_declarations`` checks that they sit on a kink.
 
 Families (``family``): ``pointwise`` (elementwise kinks and jumps, maximum / minimum, norm at the
-zero vector), ``order`` (max/min reductions, pooling, order statistics), ``pieces`` (sparsemax: two
-Jacobians meet) and ``singular``. What each preset must give there is computed independently of the
-declarations' one-sided values in ``kink_expectations``.
+zero vector), ``chained`` (std: a norm's kink on the centred input), ``order`` (max/min reductions,
+pooling, order statistics), ``pieces`` (sparsemax: two Jacobians meet) and ``singular``. What each
+preset must give there is computed independently of the declarations' one-sided values in
+``kink_expectations``.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class Case:
     #                                     candidate wins (-1: earlier elements larger, as for max)
     sides: tuple | None = None          # pieces: the perturbations giving the left and the right piece
     smooth_here: bool = False           # singular: declared for a convention though the function is smooth there
+    inner: Callable | None = None       # chained: the linear map (NumPy) from x to the op's own input
+    outer: Callable | None = None       # chained: the case's function (NumPy) of the op's own input
 
     @property
     def wrt(self):
@@ -55,7 +59,8 @@ class Case:
         if self.family in ("order", "pieces"):
             return None
         others = self.inputs[:self.wrt] + self.inputs[self.wrt + 1:]
-        return kink_mask(self.op, self.x, others, self.wrt, **self.params)
+        x = self.x if self.inner is None else self.inner(self.x)
+        return kink_mask(self.op, x, others, self.wrt, **self.params)
 
     def cotangent(self, out_shape):
         return np.ones(out_shape) if self.w is None else np.asarray(self.w, dtype=np.float64).reshape(out_shape)
@@ -126,6 +131,11 @@ CASES = [
          "pointwise", elementwise=False, torch=lambda x: torch.linalg.vector_norm(x, dim=1)),
     Case("norm(zeros)", "norm", lambda x: kg.linalg.norm(x), np.zeros(3), "pointwise", elementwise=False,
          torch=torch.linalg.vector_norm, oracle=("L2 norm(x)", "x=[0,0,0]", "x")),
+    # std = ||x - mean(x)|| / sqrt(n): its kink is a norm's, where a row's centred values are all 0 (row 0);
+    # the sides are the norm's on that centred input, carried back to x through the (linear) centring
+    Case("std(rows)", "std", lambda x: kg.std(x, axis=1), np.array([[1.5, 1.5, 1.5], [1.0, -2.0, 2.0]]), "chained",
+         elementwise=False, torch=lambda x: torch.std(x, dim=1, correction=0),
+         inner=lambda x: x - x.mean(axis=1, keepdims=True), outer=lambda c: np.sqrt(np.sum(c * c, axis=1) / 3)),
     # -- jumps: the value steps; the pieces' slopes are the one-sided derivatives ---------------------
     pointwise("sign", "sign", kg.sign, (-1, 1), torch=torch.sign, oracle=("sign(x)", "x={:g}", "x")),
     # torch has heaviside but no derivative for it (it raises), so the oracle / table decides
@@ -146,10 +156,12 @@ CASES = [
     pointwise("fmod(x,1.5)", "fmod", lambda x: kg.fmod(x, 1.5), (-3, 3), ("x", 1.5),
               torch=lambda x: torch.fmod(x, 1.5)),
     # -- ties among candidates: reductions, pooling, order statistics ----------------------------------
-    order("max", "max", kg.max, [1, 3, 3, 2], -1, torch=torch.max, oracle=("max(x)  full reduction", "x=[1,3,3,2]", "x")),
+    order("max", "max", kg.max, [1, 3, 3, 2], -1, torch=torch.max,
+          oracle=("max(x)  full reduction", "x=[1,3,3,2]", "x")),
     order("max(axis=1)", "max", lambda x: kg.max(x, axis=1), [[1, 3, 3], [2, 2, 0]], -1,
           torch=lambda x: torch.amax(x, 1)),
-    order("min", "min", kg.min, [2, 1, 1, 3], 1, torch=torch.min, oracle=("min(x)  full reduction", "x=[2,1,1,3]", "x")),
+    order("min", "min", kg.min, [2, 1, 1, 3], 1, torch=torch.min,
+          oracle=("min(x)  full reduction", "x=[2,1,1,3]", "x")),
     order("max.indices", "max.indices", lambda x: kg.max(x, axis=0, return_indices=True)[0], [1, 3, 3, 2], -1,
           torch=lambda x: torch.max(x, 0).values, oracle=("max(x, dim=0).values", "x=[1,3,3,2]", "x")),
     order("min.indices", "min.indices", lambda x: kg.min(x, axis=0, return_indices=True)[0], [2, 1, 1, 3], 1,

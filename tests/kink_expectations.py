@@ -72,9 +72,18 @@ def _objective(case, x):
     return float(np.sum(case.cotangent(out.shape) * out))
 
 
+def _outer_objective(case, c):
+    out = case.outer(c)
+    return float(np.sum(case.cotangent(np.shape(out)) * out))
+
+
 def _shifted(case, steps):
-    """f (elementwise) or sum(w * f) per coordinate, at x + k e_i for each shift k in ``steps``."""
-    x = case.x
+    """f (elementwise) or sum(w * f) per coordinate, at x + k e_i for each shift k in ``steps``; for a
+    chained case, the function of the op's own input at c + k e_i (c = inner(x))."""
+    if case.inner is not None:
+        x, objective = case.inner(case.x), lambda c: _outer_objective(case, c)
+    else:
+        x, objective = case.x, lambda v: _objective(case, v)
     if case.elementwise:
         assert case.w is None, "elementwise cases use cotangent ones"
         return [_values(case, x + k) for k in steps]
@@ -84,9 +93,27 @@ def _shifted(case, steps):
         for i in range(x.size):
             e = np.zeros(x.size)
             e[i] = k
-            g[i] = _objective(case, x + e.reshape(x.shape))
+            g[i] = objective(x + e.reshape(x.shape))
         out.append(g.reshape(x.shape))
     return out
+
+
+def _inner_jacobian(case):
+    """d inner(x) / dx (inner is linear: its values on the basis vectors), (size of c) x (size of x)."""
+    eye = np.eye(case.x.size)
+    return np.stack([case.inner(e.reshape(case.x.shape)).ravel() for e in eye], axis=1)
+
+
+def pull_back(case, g, absolute=False):
+    """g (per element of the op's own input) carried back to x by the chain rule through ``inner``;
+    structural zeros of its Jacobian stay zero next to NaN or inf (no 0 * NaN)."""
+    if case.inner is None:
+        return g
+    J = _inner_jacobian(case)
+    J = np.abs(J) if absolute else J
+    with np.errstate(invalid="ignore"):
+        terms = np.where(J != 0, J * np.asarray(g, dtype=np.float64).ravel()[:, None], 0.0)
+    return terms.sum(axis=0).reshape(case.x.shape)
 
 
 @dataclass
@@ -313,12 +340,15 @@ def expected(case, preset, mode):
                     measured += 1
             if measured:
                 source = f"the oracle's {_FRAMEWORK[preset][mode == 'forward']} records ({measured}), else " + source
-    values = np.where(mask, at, sides(case.name).central)
+    values = pull_back(case, np.where(mask, at, sides(case.name).central))
+    atol = pull_back(case, np.where(mask, at_atol, FD_ATOL), absolute=True)
+    if case.inner is not None:
+        source += ", carried back through the op's input map"
     if mode == "forward" and preset in ("jax", "tensorflow") and not case.elementwise and np.isnan(values).any():
         # as these frameworks compute a JVP (each partial times its tangent, summed), a NaN partial makes its
         # output's tangent NaN for every basis tangent (0 * NaN), so every forward-mode element is NaN
         values, source = np.full(case.x.shape, np.nan), source + ", NaN partials spread by the JVP's 0 * NaN"
-    return values, np.where(mask, at_atol, FD_ATOL), source
+    return values, atol, source
 
 
 def random_bounds(case):
@@ -335,7 +365,11 @@ def random_bounds(case):
     with np.errstate(invalid="ignore"):
         lo = np.where(mask, np.minimum(left, right) - FD_ATOL, central - FD_ATOL)
         hi = np.where(mask, np.maximum(left, right) + FD_ATOL, central + FD_ATOL)
-    return lo, hi
+    if case.inner is None:
+        return lo, hi
+    J = _inner_jacobian(case)          # interval arithmetic through the linear map
+    mid, half = (lo + hi).ravel() / 2, (hi - lo).ravel() / 2
+    return ((mid @ J - half @ np.abs(J)).reshape(case.x.shape), (mid @ J + half @ np.abs(J)).reshape(case.x.shape))
 
 
 def _name(rule):
