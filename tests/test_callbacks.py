@@ -160,6 +160,6 @@ def test_early_stopping_baseline_and_start_from_epoch():
 
 def test_callbacks_must_be_callback_objects():
     with pytest.raises(TypeError, match=r"callbacks\[0\] is function"):
-        model().fit(X, Y, verbose=0, callbacks=[lambda e, l: None])
+        model().fit(X, Y, verbose=0, callbacks=[lambda epoch, logs: None])
     with pytest.raises(TypeError, match="list of Callback"):
         model().fit(X, Y, verbose=0, callbacks=nn.History())

@@ -10,6 +10,7 @@ import functools
 import numpy as np
 
 from . import ops
+from .ops._declare import shape_of
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -45,8 +46,6 @@ def _probabilities(y_pred, name, hint):
 
 
 def _residual(y_true, y_pred, name):
-    from .ops._declare import shape_of
-
     _labels(y_true, name)
     st, sp = tuple(shape_of(y_true)), tuple(shape_of(y_pred))
     if st != sp:
@@ -174,8 +173,6 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
     """Cross-entropy with integer class labels ``y_true`` (shape (N,) or (N, 1)) against (N, C) scores."""
-    from .ops._declare import shape_of
-
     labels = _labels(y_true, "sparse_categorical_crossentropy")
     sp = tuple(shape_of(y_pred))
     if labels.ndim == 2 and labels.shape[1] == 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import time
 
 import numpy as np
 
@@ -60,9 +61,7 @@ def _overrides(cb, names):
 class CallbackList:
     """Calls every callback's hook in order; per-batch hooks only for callbacks that define them."""
 
-    def __init__(self, callbacks, model, history, verbose, params):
-        from .progress import ProgressLogger
-
+    def __init__(self, callbacks, model, history, progress, params):
         callbacks = [] if callbacks is None else callbacks
         if not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"fit: callbacks must be a list of Callback objects, got {type(callbacks).__name__}")
@@ -70,9 +69,7 @@ class CallbackList:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks[{i}] is {type(cb).__name__}, not a kinkgrad.nn.Callback (subclass "
                                 "Callback, or use LambdaCallback(on_epoch_end=...))")
-        self.callbacks = [history, *callbacks]
-        if verbose:
-            self.callbacks.append(ProgressLogger(verbose))
+        self.callbacks = [history, *callbacks] + ([progress] if progress is not None else [])
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
@@ -317,16 +314,13 @@ class EpochTimer(Callback):
     """Records the wall-clock seconds of every epoch (training plus the end-of-epoch metrics) in ``times``."""
 
     def on_train_begin(self, logs=None):
-        import time
-
-        self._clock = time.perf_counter
         self.times, self._t = [], None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._t = self._clock()
+        self._t = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(self._clock() - self._t)
+        self.times.append(time.perf_counter() - self._t)
 
 
 class LambdaCallback(Callback):

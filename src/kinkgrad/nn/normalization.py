@@ -43,6 +43,7 @@ class Dropout(Module):
 
 class _BatchNorm(Module):
     _buffers = ("running_mean", "running_var")
+    layouts = {2: "(N, C)", 3: "(N, C, L)"}      # the input ranks PyTorch accepts for this layer
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype="float32"):
         super().__init__()
@@ -59,7 +60,9 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         x = _input(x, self)
-        if x.ndim < 2 or x.shape[1] != self.num_features:
+        if x.ndim not in self.layouts:
+            raise ValueError(f"{_label(self)}: expects input {' or '.join(self.layouts.values())}, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
             raise ValueError(f"{_label(self)}: expects {self.num_features} features on axis 1, got shape {x.shape}")
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -95,6 +98,8 @@ class BatchNorm1d(_BatchNorm):
 
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over (N, C, H, W)."""
+
+    layouts = {4: "(N, C, H, W)"}
 
 
 class LayerNorm(Module):

@@ -55,6 +55,9 @@ def _write(tensors, path, what, metadata):
     p = _path(path, what)
     if os.path.isdir(p):
         raise IsADirectoryError(f"{what}: {p!r} is a directory; give a file name such as 'run.kg'")
+    folder = os.path.dirname(os.path.abspath(p))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{what}: cannot write {p!r}: the folder {folder!r} does not exist; create it first")
     tmp = p + ".tmp"
     save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, tmp, metadata=metadata)
     os.replace(tmp, p)          # a crash mid-write never leaves a half-written checkpoint under the real name

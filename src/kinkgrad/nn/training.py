@@ -20,6 +20,8 @@ from . import fitdata, saving
 from ._checks import flag, is_int, positive_int
 from .callbacks import CallbackList, History
 from .module import Module, _auditing
+from .progress import ProgressLogger
+from .summary import summary
 from .telemetry import EpochAudit
 
 
@@ -149,7 +151,8 @@ class Model(Module):
                                else fitdata.unpack(next(iter(fitdata.peek(train))), "fit")[0])
         self.history = History()
         self._training_state = {**getattr(self, "_training_state", {}), "shuffle_seed": train.seed}
-        cbs = CallbackList(callbacks, model=self, history=self.history, verbose=1 if verbose == "auto" else verbose,
+        progress = ProgressLogger(1 if verbose == "auto" else verbose) if verbose else None
+        cbs = CallbackList(callbacks, model=self, history=self.history, progress=progress,
                            params={"epochs": epochs, "steps": len(train), "verbose": verbose})
         self.stop_training = False
         logs = {}
@@ -291,8 +294,6 @@ class Model(Module):
 
     def summary(self, print_fn=None):
         """Print each layer's name, output shape and parameter count, and the totals (Keras' summary)."""
-        from .summary import summary
-
         summary(self, print_fn=print_fn)
 
 
