@@ -175,3 +175,15 @@ def test_optimizer_config_round_trip():
     clone = optim.get({"class_name": "AdamW", "config": opt.get_config()})
     assert type(clone) is optim.AdamW and clone.get_config() == opt.get_config()
     assert clone.defaults["betas"] == (0.5, 0.9) and clone.clipnorm == 2.0
+
+
+def test_a_graph_that_saved_a_parameter_refuses_backward_after_a_step():
+    """As in PyTorch: the optimizer's in-place write is stamped, so a retained graph holding the old
+    value raises instead of differentiating at the new one."""
+    p = nn.Parameter(np.ones(3))
+    opt = optim.SGD([p], lr=0.1)
+    y = (p * p).sum()
+    y.backward(retain_graph=True)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()

@@ -11,6 +11,8 @@ from typing import ClassVar
 
 import numpy as np
 
+import kinkgrad as kg
+
 from ..tensor import Tensor
 from . import schedules
 from .clip import clip_arrays
@@ -20,13 +22,11 @@ _COMMON_ALIASES = {"learning_rate": "lr", "epsilon": "eps"}
 
 
 def _assign(param, new_values):
-    """Write ``new_values`` into ``param`` in place. Every parameter update of every optimizer goes
-    through this one function, so bookkeeping about in-place writes has one home."""
-    data = param.data
-    if data.flags.writeable and data.shape == np.shape(new_values):
-        np.copyto(data, new_values, casting="unsafe")
-    else:
-        param.data = np.array(new_values, dtype=data.dtype)
+    """Write ``new_values`` into ``param`` in place, as PyTorch's optimizers do: the parameter stays the
+    same leaf, views of it see the update, and the write is stamped, so a graph that saved the old value
+    refuses to backward through it. Every parameter update of every optimizer goes through here."""
+    with kg.no_grad():
+        param[...] = new_values
 
 
 def _is_real(v):
