@@ -74,6 +74,15 @@ def test_reduce_lr_on_plateau_halves_after_patience_and_the_optimizer_uses_it():
     assert m.optimizer.param_groups[0]["lr"] == pytest.approx(0.0025)
 
 
+def test_reduce_lr_scales_each_parameter_group():
+    m = model()
+    first, second = m.layers
+    m.compile(optim.SGD([{"params": first.parameters(), "lr": 0.04}, {"params": second.parameters()}], lr=0.01), "mse")
+    m.fit(X, Y, epochs=3, batch_size=40, verbose=0,
+          callbacks=[nn.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=1e9)])
+    assert [g["lr"] for g in m.optimizer.param_groups] == pytest.approx([0.01, 0.0025])
+
+
 def test_reduce_lr_respects_min_lr_and_cooldown():
     m = model(lr=0.01)
     cb = nn.ReduceLROnPlateau(monitor="loss", factor=0.1, patience=1, min_delta=1e9, cooldown=2, min_lr=5e-4)

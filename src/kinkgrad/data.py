@@ -20,7 +20,7 @@ import numpy as np
 from . import random as _random
 from .tensor import Tensor
 
-__all__ = ["ArrayDataset", "DataLoader", "Dataset"]
+__all__ = ["ArrayDataset", "DataLoader", "Dataset", "TensorDataset"]
 
 
 class Dataset:
@@ -63,6 +63,9 @@ class ArrayDataset(Dataset):
         """The batch at integer indices ``idx`` (one fancy index per array)."""
         items = tuple(a[idx] for a in self.arrays)
         return items if len(items) > 1 else items[0]
+
+
+TensorDataset = ArrayDataset      # PyTorch's name
 
 
 def _collate(items):

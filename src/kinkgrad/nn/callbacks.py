@@ -206,15 +206,16 @@ class ReduceLROnPlateau(_Monitor):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            opt = self.model.optimizer
-            if callable(opt.lr):
+            groups = self.model.optimizer.param_groups
+            if any(callable(g["lr"]) for g in groups):
                 raise TypeError("ReduceLROnPlateau: the optimizer's lr is a schedule; use a number to let the callback "
                                 "change it")
-            new = max(opt.lr * self.factor, self.min_lr)
-            if new < opt.lr:
-                opt.lr = new
-                if self.verbose:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:.4g}.")
+            for g in groups:                 # each parameter group scaled, as PyTorch's ReduceLROnPlateau does
+                new = max(g["lr"] * self.factor, self.min_lr)
+                if new < g["lr"]:
+                    g["lr"] = new
+                    if self.verbose:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:.4g}.")
             self.cooldown_counter, self.wait = self.cooldown, 0
 
 
