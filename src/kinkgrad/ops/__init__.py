@@ -11,7 +11,7 @@ from ..autodiff.primitive import Primitive
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
-from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
+from .activations import celu, elu, gelu, mish, prelu, selu, silu, softsign, swish
 from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
                           isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
                           negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
@@ -23,6 +23,7 @@ from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, h
                         threshold, trunc)
 from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .conv import col2im_rows, conv2d, im2col
+from .conv_transpose import conv_transpose2d
 from .pool import avg_pool2d, col2im, max_pool2d, windows2d
 from .norms import norm
 from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
@@ -42,9 +43,10 @@ __all__ = [
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
     "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",
     "hardshrink", "threshold", "median", "quantile", "cummax", "cummin", "max_pool2d", "avg_pool2d", "conv2d",
+    "conv_transpose2d",
     "select_apply", "select_transpose", "windows2d", "col2im", "im2col", "col2im_rows",
     # activations
-    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
+    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh", "prelu",
     # reductions and normalisers
     "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
     "softmax", "log_softmax", "cumsum", "softmax_cross_entropy",

@@ -16,6 +16,7 @@ from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
 from ._declare import int_pair, shape_of
 from .linalg import _affine_kernel
+from .shape import concatenate, split
 
 im2col = Primitive("im2col", rawops.im2col,
                    vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
@@ -83,14 +84,19 @@ _conv2d = Primitive(
     doc="2-D cross-correlation with bias: im2col + one matrix product; keeps the im2col matrix for backward.")
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C // groups, kh, kw) ->
+    (N, O, OH, OW). ``groups`` > 1 convolves each group of channels with its own filters (depthwise
+    when groups == C): one convolution per group, joined along the channels."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
         raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
-    if sx[1] != sw[1]:
-        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or sw[0] % groups:
+        raise ValueError(f"conv2d: groups must be a positive int dividing the {sw[0]} output channels, got {groups}")
+    if sx[1] != sw[1] * groups:
+        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} per group x {groups} "
+                         f"group(s) (shapes {sx}, {sw})")
     if bias is not None and tuple(shape_of(bias)) != (sw[0],):
         raise ValueError(f"conv2d: bias must have shape ({sw[0]},), one value per output channel, "
                          f"got {tuple(shape_of(bias))}")
@@ -100,4 +106,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     h, w = sx[2] + 2 * p[0], sx[3] + 2 * p[1]
     if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
         raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
-    return _conv2d(x, weight, bias, k=k, s=s, d=d, p=p)
+    if groups == 1:
+        return _conv2d(x, weight, bias, k=k, s=s, d=d, p=p)
+    return _grouped(x, weight, bias, groups, k, s, d, p)
+
+
+def _grouped(x, weight, bias, groups, k, s, d, p):
+    """A grouped convolution as one convolution per group (composed, so every derivative follows)."""
+    xs, ws = split(x, groups, axis=1), split(weight, groups, axis=0)
+    bs = split(bias, groups, axis=0) if bias is not None else [None] * groups
+    return concatenate([_conv2d(xg, wg, bg, k=k, s=s, d=d, p=p) for xg, wg, bg in zip(xs, ws, bs)], axis=1)
