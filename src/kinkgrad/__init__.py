@@ -8,7 +8,7 @@ tensor([0., 0., 1.])
 from . import ops as _ops
 from . import linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
 from .autodiff.backward import backward
-from .autodiff.primitive import Primitive
+from .autodiff.primitive import OpRecord, Primitive, record_ops
 from .autodiff.sites import name_scope
 from .autodiff.state import enable_grad, is_grad_enabled, no_grad
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp

@@ -20,7 +20,9 @@ kinkgrad itself and the same rule builds a differentiable graph, so higher deriv
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -256,6 +258,8 @@ def _ref(a):
 
 def apply(prim, args, params, plain=False):
     st = _STATE.get()
+    if st.recorder is not None:
+        return _apply_recorded(prim, args, params, plain, st)
     if st.levels:
         level = _top_level(args, st.levels)
         if level is not None:
@@ -311,6 +315,41 @@ def apply(prim, args, params, plain=False):
             if isinstance(a, Tensor) and a._cut is not None:
                 return _cut(out, prim, args)    # carry the news that this value came through a cut
     return Tensor._wrap(out)
+
+
+class OpRecord(NamedTuple):
+    """One primitive applied while ``record_ops`` was active: the primitive, its inputs as given
+    (Tensors, arrays or Python values), its keyword parameters and the Tensor it returned."""
+
+    prim: Primitive
+    inputs: tuple
+    params: dict
+    output: Tensor
+
+
+@contextlib.contextmanager
+def record_ops():
+    """Record every primitive applied inside the block, in order (what an exporter or a tracing
+    compiler replays): ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``.
+
+    Only primitives are recorded (a composite such as ``gelu`` appears as the primitives it applies);
+    values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are not."""
+    ops = []
+    token = _STATE.set(_STATE.get()._replace(recorder=ops))
+    try:
+        yield ops
+    finally:
+        _STATE.reset(token)
+
+
+def _apply_recorded(prim, args, params, plain, st):
+    token = _STATE.set(st._replace(recorder=None))      # what runs inside (forward mode...) is not recorded
+    try:
+        out = apply(prim, args, params, plain)
+    finally:
+        _STATE.reset(token)
+    st.recorder.append(OpRecord(prim, tuple(args), dict(params), out))
+    return out
 
 
 def _cut(out, prim, args):

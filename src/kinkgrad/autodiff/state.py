@@ -17,6 +17,7 @@ class State(NamedTuple):
     depth: int = 0              # how many functional transforms (grad, vjp...) enclose this code
     sites: bool = False         # record each op's user call site (an audit or kinks("raise") is on)
     directional: int = 0        # directional mode: how many probing directions ride along (0 = off)
+    recorder: object = None     # record_ops(): a list that every applied primitive is appended to
 
 
 _STATE: ContextVar[State] = ContextVar("kinkgrad_state", default=State())
