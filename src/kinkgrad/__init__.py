@@ -6,7 +6,7 @@
 tensor([0., 0., 1.])
 """
 from . import ops as _ops
-from . import linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
+from . import linalg, losses, metrics, nn, onnx, optim, random, smooth, ste, surrogate
 from .autodiff.backward import backward
 from .autodiff.primitive import OpRecord, Primitive, record_ops
 from .autodiff.sites import name_scope
