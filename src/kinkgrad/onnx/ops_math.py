@@ -170,6 +170,8 @@ def clip(n, x, lo=None, hi=None):
     """kg.clip (or kg.hardtanh / kg.relu6 where the node's metadata says PyTorch computed one of those:
     same values, their own convention at the bounds)."""
     bounds = [b if b is None or b.requires_grad or b.ndim else static(b).item() for b in (lo, hi)]
+    if bounds == [None, None]:
+        return x
     source = n.metadata.get("source_op", "")
     if source.startswith(_CLAMP_SOURCES) and all(isinstance(b, float) for b in bounds):
         if source.startswith("aten.relu6") and bounds == [0.0, 6.0]:
@@ -364,4 +366,5 @@ def dropout(n, x, ratio=None, training_mode=None):
         return x, kg.tensor(np.ones(x.shape, dtype=bool))
     rng = np.random.default_rng(n.attrs["seed"])
     keep = rng.random(x.shape) >= rate
-    return x * (keep.astype(x.dtype) / np.asarray(1 - rate, x.dtype)), kg.tensor(keep)
+    scale = 1.0 / (1.0 - ratio) if ratio is not None and ratio.requires_grad else np.asarray(1 / (1 - rate), x.dtype)
+    return x * keep.astype(x.dtype) * scale, kg.tensor(keep)

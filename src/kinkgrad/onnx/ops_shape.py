@@ -159,8 +159,14 @@ def pad(n, x, pads, value=None, axes=None):
     grow = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     mode = n.attrs["mode"]
     if mode == "constant":
-        fill = 0.0 if value is None else static(value).item()
-        y = kg.pad(x, grow, value=fill) if any(lo or hi for lo, hi in grow) else x
+        padded = any(lo or hi for lo, hi in grow)
+        if value is not None and value.requires_grad and padded:
+            # a differentiable fill value: zero padding plus the value times the padding's mask
+            mask = np.pad(np.zeros(x.shape, dtype=x.dtype), grow, constant_values=1)
+            y = kg.pad(x, grow) + kg.reshape(value, ()) * mask
+        else:
+            fill = 0.0 if value is None else static(value).item()
+            y = kg.pad(x, grow, value=fill) if padded else x
     else:
         y = x
         for a, (lo, hi) in enumerate(grow):
