@@ -162,7 +162,7 @@ class _Builder:
     def const(self, array, hint="const"):
         """A constant as a Constant node: on import it stays a constant (initializers are weights)."""
         name = self.fresh(hint)
-        tensor = self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name)
+        tensor = self.onnx.numpy_helper.from_array(np.array(array, order="C"), name)
         self.nodes.append(self.onnx.helper.make_node("Constant", [], [name], name=self.fresh("Constant"), value=tensor))
         return name
 
@@ -193,7 +193,7 @@ class _Builder:
             if name in self.taken:
                 name = self.fresh(name)
             self.taken.add(name)
-            self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(t.data), name))
+            self.initializers.append(self.onnx.numpy_helper.from_array(np.array(t.data, order="C"), name))
         self.names[id(t)] = name
         self.keep.append(t)
         return name
