@@ -106,7 +106,7 @@ def test_export_runs_in_onnxruntime_with_kinkgrads_outputs(name):
 
 
 def test_every_lowering_is_exercised():
-    from kinkgrad.onnx.lowering import LOWER
+    from kinkgrad.onnx.export import LOWER
 
     traced = set()
     for fn, *inputs in CASES.values():

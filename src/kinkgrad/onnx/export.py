@@ -16,6 +16,7 @@ import kinkgrad as kg
 
 from ..nn.module import Module
 from ..tensor import Tensor
+from . import lower_array, lower_math  # noqa: F401  (they fill the table of lowerings)
 from .errors import OnnxUnsupportedError, require_onnx
 from .lowering import LOWER
 

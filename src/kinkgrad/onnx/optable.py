@@ -56,6 +56,8 @@ def supported_ops():
 
 
 def _load_handlers():
+    # imported on first use: the handler modules build their tables from kg.* functions, which exist only
+    # once kinkgrad itself has finished importing (kinkgrad imports this package)
     from . import ops_math, ops_nn, ops_shape  # noqa: F401  (they register themselves)
 
 
