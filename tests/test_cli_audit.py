@@ -123,3 +123,11 @@ def test_python_dash_m_kinkgrad_audit(cnn_files):
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "max_pool2d" in res.stdout and "float16" in res.stdout
+
+
+def test_bad_files_exit_with_a_message(tmp_path, capsys):
+    assert main(["audit", str(tmp_path / "missing.onnx")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    assert main(["audit", str(tmp_path / "junk.onnx")]) == 2
+    assert "not a valid ONNX model" in capsys.readouterr().err

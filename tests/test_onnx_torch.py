@@ -138,3 +138,22 @@ def test_relu6_keeps_pytorchs_convention_only_with_source_ops(tmp_path_factory):
     _, t_gx, _ = M.torch_run(model, inputs, cot)
     close(gx_src[0], t_gx[0])
     assert not np.allclose(gx_clip[0], t_gx[0])
+
+
+def test_imported_model_fine_tunes_and_saves(tmp_path):
+    """The weights are Parameters of a kg.nn.Model: fit trains them, save_weights / load_weights keep them."""
+    model, inputs = M.mlp()
+    path = M.export(model, inputs, tmp_path / "mlp.onnx")
+    loaded = kg.onnx.load(path)
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    y = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    before = float(kg.losses.mse(y, loaded(x)).item())
+    loaded.compile(optimizer=kg.optim.Adam(lr=0.02), loss="mse")
+    loaded.fit(x, y, epochs=30, batch_size=5, verbose=0)
+    after = float(kg.losses.mse(y, loaded(x)).item())
+    assert after < 0.5 * before
+    loaded.save_weights(tmp_path / "w.safetensors")
+    fresh = kg.onnx.load(path)
+    assert not np.allclose(fresh(x).numpy(), loaded(x).numpy())
+    fresh.load_weights(tmp_path / "w.safetensors")
+    np.testing.assert_array_equal(fresh(x).numpy(), loaded(x).numpy())

@@ -39,7 +39,11 @@ def add_arguments(parser):
 
 
 def main(args):
-    report = audit_model(args.model, inputs=args.inputs, batch=args.batch, wrt=args.wrt, seed=args.seed)
+    try:
+        report = audit_model(args.model, inputs=args.inputs, batch=args.batch, wrt=args.wrt, seed=args.seed)
+    except (OSError, ValueError, TypeError, NotImplementedError) as e:    # a bad file or argument: say which
+        sys.stderr.write(f"kinkgrad audit: {e}\n")
+        return 2
     sys.stdout.write(render(report) + "\n")
     if args.json:
         with open(args.json, "w") as f:

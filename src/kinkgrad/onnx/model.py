@@ -15,7 +15,7 @@ import numpy as np
 
 import kinkgrad as kg
 
-from ..nn.module import Module, Parameter
+from ..nn import Model, Parameter
 from ..tensor import Tensor
 from .optable import OPS
 from .reading import read
@@ -33,9 +33,10 @@ def load(source, *, scalar_parameters=False, source_ops=True):
     return OnnxModule(read(source), scalar_parameters=scalar_parameters, source_ops=source_ops)
 
 
-class OnnxModule(Module):
+class OnnxModule(Model):
     """An ONNX graph run by kinkgrad: call it with the graph's inputs (positionally in the file's
-    order, or by name); returns one Tensor, or a tuple for several outputs.
+    order, or by name); returns one Tensor, or a tuple for several outputs. A ``kg.nn.Model``: it
+    fine-tunes with ``compile``/``fit`` or any optimizer, and saves with ``save_weights``.
 
     ``inputs`` / ``outputs``: (name, dtype, shape) of the graph's inputs and outputs (a shape entry is
     an int, a dimension name, or None); ``nodes``: (name, op type) in execution order."""
