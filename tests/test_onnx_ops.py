@@ -212,6 +212,17 @@ CASES = [
 ]
 
 
+REQUIRED = """Gemm MatMul Add Sub Mul Div Neg Pow Sqrt Exp Log Abs Relu LeakyRelu PRelu Elu Selu Sigmoid Tanh Softplus
+HardSigmoid HardSwish Gelu Erf Softmax LogSoftmax Clip Max Min Sign Round Floor Ceil Where Equal Greater Less
+GreaterOrEqual LessOrEqual Not And Or Cast Conv ConvTranspose MaxPool AveragePool GlobalAveragePool BatchNormalization
+LayerNormalization Dropout Flatten Reshape Transpose Squeeze Unsqueeze Concat Split Slice Gather Shape Expand Pad
+ReduceSum ReduceMean ReduceMax ReduceMin ReduceL2 ArgMax Identity Constant ConstantOfShape Range TopK""".split()
+
+
+def test_the_operators_common_exports_contain_are_supported():
+    assert set(REQUIRED) - set(kg.onnx.supported_ops()) == set()
+
+
 def test_every_supported_operator_has_a_case():
     covered = {c.op for c in CASES} | {"Constant"}      # Constant: its own test below
     assert set(kg.onnx.supported_ops()) - covered == set()

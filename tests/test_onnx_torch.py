@@ -157,3 +157,16 @@ def test_imported_model_fine_tunes_and_saves(tmp_path):
     assert not np.allclose(fresh(x).numpy(), loaded(x).numpy())
     fresh.load_weights(tmp_path / "w.safetensors")
     np.testing.assert_array_equal(fresh(x).numpy(), loaded(x).numpy())
+
+
+def test_weights_are_parameters_statistics_and_scalars_are_buffers(tmp_path_factory):
+    _, _, path = _export(tmp_path_factory, "cnn", False, dynamo=True)
+    loaded = kg.onnx.load(path)
+    params, buffers = dict(loaded.named_parameters()), dict(loaded.named_buffers())
+    assert {"conv1.weight", "conv1.bias", "bn.weight", "bn.bias", "fc.weight"} <= set(params)
+    assert {"bn.running_mean", "bn.running_var"} <= set(buffers)          # statistics: saved, not trained
+    assert set(loaded.state_dict()) == set(params) | set(buffers)
+    _, _, path = _export(tmp_path_factory, "residual", False, dynamo=True)
+    scalars = [n for n, b in kg.onnx.load(path).named_buffers() if np.ndim(b) == 0]
+    assert scalars                                                        # clip bounds lifted by the exporter
+    assert set(scalars) <= {n for n, _ in kg.onnx.load(path, scalar_parameters=True).named_parameters()}
