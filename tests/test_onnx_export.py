@@ -215,3 +215,49 @@ def test_names_and_file(tmp_path):
     proto = onnx.load(str(path))
     assert [i.name for i in proto.graph.input] == ["a", "b"] and [o.name for o in proto.graph.output] == ["s", "p"]
     assert proto.producer_name == "kinkgrad"
+
+
+def test_values_computed_outside_the_ops_are_refused_not_frozen():
+    """A trace would hold these as the example's constants; a second run on permuted values exposes them."""
+    for fn in (lambda x: x * float(x[0, 0].item()), lambda x: x[x.numpy() > 0],
+               lambda x: kg.take(x, np.argmax(x.numpy(), axis=1), axis=1)):
+        with pytest.raises(kg.onnx.OnnxUnsupportedError, match="depends on the input values|changes with the input"):
+            kg.onnx.export(fn, (X,))
+
+
+def test_indices_and_conditions_computed_by_the_ops_stay_live():
+    """where's condition, argmax / argsort indices and TopK's indices are graph values: the export is right
+    for other inputs too, not only for the example."""
+    def f(x):
+        picked = kg.take(x, kg.argmax(x, axis=1), axis=1)
+        ordered = kg.take_along_axis(x, kg.argsort(x, axis=1), axis=1)
+        return kg.where(x > 0.5, x, -x), picked, ordered, x[kg.argmin(x, axis=0)]
+
+    model = kg.onnx.export(f, (X,))
+    other = f32(3, 5)
+    for got, want in zip(ort_run(model, [other]), f(kg.tensor(other))):
+        assert_close(got, want.numpy())
+
+
+def test_imported_topk_argmax_gather_export_for_any_input(tmp_path):
+    """An ONNX graph whose TopK indices, ArgMax (last index) and integer division feed later nodes:
+    kinkgrad -> ONNX -> onnxruntime equals the original on inputs other than the traced one."""
+    from onnx import TensorProto, helper as h
+
+    nodes = [h.make_node("TopK", ["x", "k"], ["v", "i"], axis=1),
+             h.make_node("GatherElements", ["x", "i"], ["g"], axis=1),
+             h.make_node("ArgMax", ["x"], ["a"], axis=1, select_last_index=1),
+             h.make_node("Div", ["a", "two"], ["half"]),
+             h.make_node("Gather", ["x", "half"], ["rows"], axis=0),
+             h.make_node("Add", ["v", "g"], ["y"])]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", TensorProto.FLOAT, [4, 6])],
+                         [h.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                          h.make_tensor_value_info("rows", TensorProto.FLOAT, None)],
+                         [onnx.numpy_helper.from_array(np.array([3], np.int64), "k"),
+                          onnx.numpy_helper.from_array(np.array(2, np.int64), "two")])
+    original = h.make_model(graph, opset_imports=[h.make_opsetid("", 20)])
+    original.ir_version = 9
+    again = kg.onnx.export(kg.onnx.load(original), (np.round(f32(4, 6), 1),))
+    other = np.round(f32(4, 6), 1)                   # rounded: ties for TopK and ArgMax's last index
+    for got, want in zip(ort_run(again, [other]), ort_run(original, [other])):
+        assert_close(got, want)

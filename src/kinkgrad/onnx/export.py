@@ -3,10 +3,11 @@
 
 The example inputs become the graph's inputs (their shapes fixed, as in a trace), a module's
 Parameters its initializers under their names, and any other value the computation used (a NumPy
-array, a Python number, a tensor made inside it) a constant. As with any trace, Python control flow
-and values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are fixed at the values
-of this run. Max pooling is written as one MaxPool (its windows and -inf padding recognised), so the
-tie rule of ``max_pool2d`` applies again after import. The result is checked by ``onnx.checker``.
+array, a Python number, a tensor made inside it) a constant. A second run on the same input values
+in another order checks that no such constant, and no op, depends on the values (``trace``): export
+refuses rather than freeze the example's answer. Max pooling is written as one MaxPool (its windows
+and -inf padding recognised), so the tie rule of ``max_pool2d`` applies again after import. The
+result is checked by ``onnx.checker``.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..tensor import Tensor
 from . import lower_array, lower_math  # noqa: F401  (they fill the table of lowerings)
 from .errors import OnnxUnsupportedError, require_onnx
 from .lowering import LOWER
+from .trace import check_constants, trace
 
 EXPORT_OPSETS = range(14, 22)
 
@@ -36,7 +38,8 @@ def export(module_or_fn, example_inputs, path=None, opset=20, *, input_names=Non
     input_names = list(input_names or names.get("inputs") or _default_names("input", len(inputs)))
     if len(input_names) != len(inputs):
         raise ValueError(f"kg.onnx.export: {len(input_names)} input names for {len(inputs)} example inputs")
-    records, outputs = _trace(module_or_fn, inputs)
+    records, outputs = trace(module_or_fn, inputs)
+    check_constants(module_or_fn, inputs, records)
     outs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
     if not outs or not all(isinstance(o, Tensor) for o in outs):
         raise TypeError(f"kg.onnx.export: the computation must return a Tensor or a tuple of Tensors, got "
@@ -58,18 +61,26 @@ def export(module_or_fn, example_inputs, path=None, opset=20, *, input_names=Non
 
 
 def example_inputs_for(module):
-    """Zeros of the shape a module declares (batch of one), for ``Module.export_onnx`` without inputs."""
+    """A batch of one of the shape a module declares (an imported ONNX model, a first layer built with
+    ``input_shape`` / ``in_features``), for ``Module.export_onnx`` without inputs: seeded normal values
+    for floats (distinct values, so the export's constant check can tell them apart), zeros otherwise."""
+    rng = np.random.default_rng(0)
+
+    def batch(shape, dtype):
+        dtype = np.dtype(dtype)
+        return rng.standard_normal(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
+
     if hasattr(module, "inputs") and hasattr(module, "input_names"):          # an imported ONNX model
-        return tuple(np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in (shape or ())], dtype)
+        return tuple(batch([d if isinstance(d, int) and d > 0 else 1 for d in (shape or ())], dtype)
                      for _, dtype, shape in module.inputs)
     first = module
     while getattr(first, "layers", None):
         first = first.layers[0]
     dtype = np.dtype(getattr(first, "dtype", None) or np.float32)
     if getattr(first, "input_shape", None):
-        return (np.zeros((1,) + tuple(first.input_shape), dtype),)
+        return (batch((1,) + tuple(first.input_shape), dtype),)
     if getattr(first, "in_features", None):
-        return (np.zeros((1, first.in_features), dtype),)
+        return (batch((1, first.in_features), dtype),)
     raise ValueError(f"export_onnx: cannot tell the input shape of {type(module).__name__}; pass example_inputs, "
                      "e.g. model.export_onnx(path, (x,)) with x a batch of real inputs")
 
@@ -78,7 +89,7 @@ def _as_inputs(example_inputs):
     items = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     out = []
     for x in items:
-        t = x if isinstance(x, Tensor) else kg.as_tensor(np.asarray(x))
+        t = x if isinstance(x, Tensor) else kg.as_tensor(x) if isinstance(x, np.ndarray) else kg.tensor(x)
         out.append(t.detach() if t.requires_grad else t)
     return out
 
@@ -97,20 +108,6 @@ def _names_from(obj):
             yield "outputs", obj.output_names
 
 
-def _trace(fn, inputs):
-    module = fn if isinstance(fn, Module) else None
-    training = module.training if module is not None else None
-    if module is not None:
-        module.eval()
-    try:
-        with kg.no_grad(), kg.record_ops() as records:
-            outputs = fn(*inputs)
-    finally:
-        if module is not None:
-            module.train(training)
-    return records, outputs
-
-
 class _Builder:
     """Collects ONNX nodes, initializers and names while the records are lowered."""
 
@@ -118,6 +115,7 @@ class _Builder:
         self.onnx, self.opset = onnx, opset
         self.records = records
         self.producer = {id(r.output): r for r in records}
+        self.by_data = {id(r.output.data): r.output for r in records}     # ops handed a Tensor's array
         self.param_names, self.buffer_names = param_names, buffer_names
         self.names = {}                   # id(Tensor) -> ONNX value name
         self.keep = []                    # the tensors named, kept alive so their ids stay theirs
@@ -167,9 +165,17 @@ class _Builder:
         self.nodes.append(self.onnx.helper.make_node("Constant", [], [name], name=self.fresh("Constant"), value=tensor))
         return name
 
+    def traced_of(self, v):
+        """The recorded Tensor behind ``v`` (itself, or the Tensor whose array an op was handed), or None."""
+        if isinstance(v, Tensor):
+            return v if id(v) in self.producer else None
+        return self.by_data.get(id(v)) if isinstance(v, np.ndarray) else None
+
     def value(self, v, dtype=None, scalar=False):
         """The ONNX name of a traced value: an input, a node's output, a Parameter (an initializer under
         its name) or a constant; cast to ``dtype`` when given and different."""
+        traced = self.traced_of(v)
+        v = traced if traced is not None else v
         if isinstance(v, Tensor):
             name = self.names.get(id(v))
             if name is None:
@@ -230,7 +236,12 @@ class _Builder:
 
     def _reads(self, rec):
         pool = self._max_pool(rec) if rec.prim.name == "max_pool2d" else None
-        return [pool[0]] if pool else [x for x in rec.inputs if isinstance(x, Tensor)]
+        if pool:
+            return [pool[0]]
+        index = rec.params.get("index", ()) if rec.prim.name == "getitem" else ()
+        items = list(rec.inputs) + list(index if isinstance(index, tuple) else (index,))
+        return [x if isinstance(x, Tensor) else self.traced_of(x) for x in items
+                if isinstance(x, Tensor) or self.traced_of(x) is not None]
 
     def _lower(self, rec):
         name = rec.prim.name

@@ -118,8 +118,7 @@ def _flip(b, rec):
 @lowers("take_along_axis")
 def _take_along_axis(b, rec):
     x, idx = rec.inputs[:2]
-    idx = np.asarray(idx.data if isinstance(idx, Tensor) else idx, np.int64)
-    return b.node("GatherElements", [b.value(x), b.const(idx)], axis=int(rec.params["axis"]))
+    return b.node("GatherElements", [b.value(x), b.value(idx, np.int64)], axis=int(rec.params["axis"]))
 
 
 @lowers("windows2d")
@@ -143,11 +142,29 @@ def _getitem(b, rec):
 
 # -- x[index] ------------------------------------------------------------------------------------------
 def lower_getitem(b, x, index, out):
-    entries = _expand(index if isinstance(index, tuple) else (index,), x.ndim)
+    raw = index if isinstance(index, tuple) else (index,)
+    computed = [e for e in raw if isinstance(e, np.ndarray) and b.traced_of(e) is not None]
+    if computed:
+        return _computed_index(b, x, raw, computed)
+    entries = _expand(raw, x.ndim)
     arrays = [i for i, e in enumerate(entries) if isinstance(e, np.ndarray)]
     if arrays:
         return _advanced(b, x, entries, arrays, out)
     return _basic(b, b.value(x), x.shape, entries)
+
+
+def _computed_index(b, x, raw, computed):
+    """Indices computed by the traced ops (argmax, argsort...): one Gather that reads them at run time,
+    for one integer array among slices; a computed boolean mask has a data-dependent shape."""
+    arr = computed[0]
+    others = [e for e in raw if e is not arr]
+    if len(computed) != 1 or arr.dtype.kind not in "iu" or not all(isinstance(e, slice) for e in others):
+        raise OnnxUnsupportedError(
+            "kg.onnx.export: indexing with indices or a mask computed from the inputs is exportable only as one "
+            "integer array among slices (a Gather); a computed mask gives a data-dependent shape: use kg.where")
+    axis = next(i for i, e in enumerate(raw) if e is arr)
+    basic = [slice(None) if e is arr else e for e in raw] + [slice(None)] * (x.ndim - len(raw))
+    return b.node("Gather", [_basic(b, b.value(x), x.shape, basic), b.value(arr, np.int64)], axis=axis)
 
 
 def _expand(entries, ndim):

@@ -257,6 +257,6 @@ def _argsort(b, rec):
 def _softmax_ce(b, rec):
     logits, labels = rec.inputs
     logp = b.node("LogSoftmax", [b.value(logits)], axis=-1)
-    idx = b.const(np.asarray(labels.data if isinstance(labels, Tensor) else labels, np.int64).reshape(-1, 1))
+    idx = b.node("Unsqueeze", [b.value(labels, np.int64), b.const(np.array([1], np.int64))])
     picked = b.node("GatherElements", [logp, idx], axis=1)
     return b.node("Neg", [b.node("Squeeze", [picked, b.const(np.array([1], np.int64))])])

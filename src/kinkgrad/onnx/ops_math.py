@@ -45,9 +45,8 @@ def mul(n, a, b):
 def div(n, a, b):
     """Integer division truncates toward zero (ONNX, as C); floats divide."""
     if _is_int(a) and _is_int(b):
-        x, y = static(a), static(b)
-        q = np.abs(x) // np.abs(y) * (np.sign(x) * np.sign(y))
-        return _const(q.astype(np.result_type(x, y)))
+        dtype = np.result_type(a.dtype, b.dtype)
+        return kg.trunc(kg.divide(a.astype(np.float64), b.astype(np.float64))).astype(dtype)   # exact below 2**53
     return kg.divide(a, b)
 
 
@@ -307,8 +306,7 @@ def _arg(fn):
         axis, keep = n.attrs["axis"], bool(n.attrs["keepdims"])
         if n.attrs["select_last_index"]:
             # the last extreme is the first one of the reversed axis
-            idx = fn(kg.flip(x, axis), axis=axis, keepdims=keep)
-            return _const(x.shape[axis] - 1 - static(idx))
+            return (x.shape[axis] - 1) - fn(kg.flip(x, axis), axis=axis, keepdims=keep)
         return fn(x, axis=axis, keepdims=keep)
     return handler
 
@@ -330,9 +328,14 @@ def log_softmax(n, x):
 
 @op("TopK", attrs={"axis": -1, "largest": 1, "sorted": 1})
 def topk(n, x, k):
-    """Values through kg.topk (ties follow the topk rule); equal values keep index order, as ONNX says."""
-    values, indices = kg.topk(x, int(static(k).reshape(-1)[0]), n.attrs["axis"], bool(n.attrs["largest"]))
-    return values, indices.astype(np.int64)
+    """Values through kg.topk (ties follow the topk rule); indices from a stable argsort, so equal values
+    keep index order, as ONNX says."""
+    count, axis, largest = int(static(k).reshape(-1)[0]), n.attrs["axis"], bool(n.attrs["largest"])
+    values, _ = kg.topk(x, count, axis, largest)
+    order = kg.argsort(x, axis=axis, descending=largest)
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(0, count)
+    return values, kg.getitem(order, tuple(index)).astype(np.int64)
 
 
 @op("CumSum", attrs={"exclusive": 0, "reverse": 0})

@@ -124,14 +124,16 @@ def gather(n, x, indices):
     axis = n.attrs["axis"] % x.ndim
     if idx.size and (idx.min() < -x.shape[axis] or idx.max() >= x.shape[axis]):
         raise n.error(f"indices in [{idx.min()}, {idx.max()}] are out of range for axis {axis} of shape {x.shape}")
-    return kg.take(x, idx.astype(np.int64), axis=axis)
+    return kg.take(x, indices if indices.dtype == np.int64 else indices.astype(np.int64), axis=axis)
 
 
 @op("GatherElements", attrs={"axis": 0})
 def gather_elements(n, x, indices):
-    idx = static(indices).astype(np.int64)
     axis = n.attrs["axis"] % x.ndim
-    return kg.take_along_axis(x, np.where(idx < 0, idx + x.shape[axis], idx), axis)
+    idx = indices if indices.dtype == np.int64 else indices.astype(np.int64)
+    if (static(idx) < 0).any():
+        idx = kg.where(idx < 0, idx + x.shape[axis], idx)
+    return kg.take_along_axis(x, idx, axis)
 
 
 @op("Expand")
