@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import kinkgrad as kg
+import onnx_models as M
 from kinkgrad.cli import main
 from kinkgrad.cli.audit import CONVENTIONS, audit_model
-
-import onnx_models as M
 
 
 @pytest.fixture(scope="module")

@@ -29,9 +29,8 @@ import warnings
 import numpy as np
 import pytest
 
-import kinkgrad as kg
-
 import kink_cases as kc
+import kinkgrad as kg
 
 RECORDS = kc.load_records()
 H = 2.0 ** -20
@@ -558,29 +557,41 @@ def test_a_thread_using_right_does_not_affect_the_main_thread():
                     "main_preset": "default"}
 
 
-def test_set_kinks_inside_a_thread_stays_in_that_thread():
+def test_set_kinks_sets_the_process_default_seen_by_threads_started_later():
     seen = {}
 
     def worker():
-        kg.set_kinks("right")
         seen["thread"] = _relu_slope_at_0()
-        kg.set_kinks("tensorflow", ties="last")
         seen["thread_policy"] = (kg.get_kinks().preset, kg.get_kinks().ties)
+        with kg.kinks(relu=0.0):                     # a scope still wins inside the thread
+            seen["scoped"] = _relu_slope_at_0()
 
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join(5)
-    assert seen == {"thread": 1.0, "thread_policy": ("tensorflow", "last")}
+    try:
+        kg.set_kinks("tensorflow", ties="last", relu=1.0)
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(5)
+        assert contextvars.copy_context().run(_relu_slope_at_0) == 1.0
+        with kg.kinks("default", relu=0.0):          # and in the main thread
+            assert _relu_slope_at_0() == 0.0
+    finally:
+        kg.set_kinks()
+    assert seen == {"thread": 1.0, "thread_policy": ("tensorflow", "last"), "scoped": 0.0}
     assert kg.get_kinks().preset == "default" and _relu_slope_at_0() == 0.0
 
 
-def test_set_kinks_is_context_local():
-    def inner():
+def test_set_kinks_from_a_thread_changes_the_process_default():
+    def worker():
         kg.set_kinks("right")
-        return _relu_slope_at_0()
 
-    assert contextvars.copy_context().run(inner) == 1.0
-    assert kg.get_kinks().preset == "default" and _relu_slope_at_0() == 0.0
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(5)
+        assert kg.get_kinks().preset == "right" and _relu_slope_at_0() == 1.0
+    finally:
+        kg.set_kinks()
+    assert _relu_slope_at_0() == 0.0
 
 
 # ================================================================================================

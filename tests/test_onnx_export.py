@@ -11,9 +11,8 @@ import onnxruntime as ort
 import pytest
 
 import kinkgrad as kg
-from kinkgrad import nn
-
 import onnx_models as M
+from kinkgrad import nn
 
 RTOL = 1e-5
 RNG = np.random.default_rng(0)
@@ -242,7 +241,8 @@ def test_indices_and_conditions_computed_by_the_ops_stay_live():
 def test_imported_topk_argmax_gather_export_for_any_input(tmp_path):
     """An ONNX graph whose TopK indices, ArgMax (last index) and integer division feed later nodes:
     kinkgrad -> ONNX -> onnxruntime equals the original on inputs other than the traced one."""
-    from onnx import TensorProto, helper as h
+    from onnx import TensorProto
+    from onnx import helper as h
 
     nodes = [h.make_node("TopK", ["x", "k"], ["v", "i"], axis=1),
              h.make_node("GatherElements", ["x", "i"], ["g"], axis=1),

@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper as h, numpy_helper
+from onnx import TensorProto, numpy_helper
+from onnx import helper as h
 
 import kinkgrad as kg
-from kinkgrad.onnx import OnnxFormatError, OnnxUnsupportedError
-
 import onnx_models as M
+from kinkgrad.onnx import OnnxFormatError, OnnxUnsupportedError
 
 
 def tiny_model(nodes=None, inputs=None, outputs=None, inits=(), opset=20, ir=8):

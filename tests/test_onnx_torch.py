@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import kinkgrad as kg
-
 import onnx_models as M
 
 RTOL = 2e-5

@@ -141,16 +141,6 @@ class Module:
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
-    # -- exchange --------------------------------------------------------------------------------
-    def export_onnx(self, path, example_inputs=None, opset=20, **names):
-        """Write this model as an ONNX file (``kg.onnx.export``, traced in eval mode). ``example_inputs``
-        may be left out when the model knows its input shape (an imported ONNX model, a first layer
-        built with ``input_shape`` / ``in_features``); a batch of one is then used."""
-        from ..onnx.export import example_inputs_for, export
-
-        inputs = example_inputs if example_inputs is not None else example_inputs_for(self)
-        return export(self, inputs, path, opset, **names)
-
     # -- config ----------------------------------------------------------------------------------
     def get_config(self):
         """The constructor arguments (Keras' get_config); subclasses with arguments extend it."""

@@ -10,7 +10,7 @@ import numpy as np
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optim as _optim
-from ..autodiff.state import no_grad
+from ..context import no_grad
 from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor
 from .module import Module

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .errors import OnnxFormatError, OnnxUnsupportedError
 from .export import export
 from .model import OnnxModule, load
-from .optable import OPSETS, supported_ops
+from .optable import OPSETS
+from .reading import supported_ops
 
 __all__ = ["OPSETS", "OnnxFormatError", "OnnxModule", "OnnxUnsupportedError", "export", "load", "supported_ops"]

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import kinkgrad as kg
+import kinkgrad
 
 from ..nn.module import Module
+from ..ops.factories import as_tensor, tensor
 from ..tensor import Tensor
 from . import lower_array, lower_math  # noqa: F401  (they fill the table of lowerings)
 from .errors import OnnxUnsupportedError, require_onnx
@@ -60,6 +61,17 @@ def export(module_or_fn, example_inputs, path=None, opset=20, *, input_names=Non
     return model
 
 
+def export_onnx(self, path, example_inputs=None, opset=20, **names):
+    """Write this model as an ONNX file (``kg.onnx.export``, traced in eval mode). ``example_inputs``
+    may be left out when the model knows its input shape (an imported ONNX model, a first layer
+    built with ``input_shape`` / ``in_features``); a batch of one is then used."""
+    inputs = example_inputs if example_inputs is not None else example_inputs_for(self)
+    return export(self, inputs, path, opset, **names)
+
+
+Module.export_onnx = export_onnx        # every model gets the method from here (nn knows nothing of ONNX)
+
+
 def example_inputs_for(module):
     """A batch of one of the shape a module declares (an imported ONNX model, a first layer built with
     ``input_shape`` / ``in_features``), for ``Module.export_onnx`` without inputs: seeded normal values
@@ -89,7 +101,7 @@ def _as_inputs(example_inputs):
     items = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     out = []
     for x in items:
-        t = x if isinstance(x, Tensor) else kg.as_tensor(x) if isinstance(x, np.ndarray) else kg.tensor(x)
+        t = x if isinstance(x, Tensor) else as_tensor(x) if isinstance(x, np.ndarray) else tensor(x)
         out.append(t.detach() if t.requires_grad else t)
     return out
 
@@ -289,7 +301,7 @@ class _Builder:
         graph = onnx.helper.make_graph(self.nodes, "kinkgrad", self.inputs, self.outputs, self.initializers)
         opsets = [onnx.helper.make_opsetid("", self.opset)]
         model = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="kinkgrad",
-                                       producer_version=kg.__version__)
+                                       producer_version=kinkgrad.__version__)
         model.ir_version = min(model.ir_version, _IR_FOR_OPSET.get(self.opset, 10))
         return model
 

@@ -44,13 +44,20 @@ def _conv2d(b, rec):
                   pads=[p[0], p[1], p[0], p[1]], group=1)
 
 
+def _arg(rec, name, index, default):
+    """A primitive's argument given as a keyword parameter or as the ``index``-th positional input."""
+    if name in rec.params:
+        return rec.params[name]
+    return rec.inputs[index] if len(rec.inputs) > index else default
+
+
 @lowers("col2im_rows")
 def _col2im_rows(b, rec):
     """The transpose of im2col (a transposed convolution's last step): ConvTranspose of the rows, laid out
     as (N, kh*kw*C, OH, OW), with a one-hot weight that puts each (tap, channel) back in place."""
-    g, shape, k, s = rec.inputs[:4]
-    d = rec.inputs[4] if len(rec.inputs) > 4 else rec.params.get("d", (1, 1))
-    p = rec.inputs[5] if len(rec.inputs) > 5 else rec.params.get("p", (0, 0))
+    g = rec.inputs[0]
+    shape, k, s, d, p = (_arg(rec, name, i, default) for i, (name, default) in
+                         enumerate((("shape", None), ("k", None), ("s", None), ("d", (1, 1)), ("p", (0, 0))), 1))
     n, c = shape[:2]
     oh, ow = (((shape[2 + i] + 2 * p[i] - (k[i] - 1) * d[i] - 1) // s[i]) + 1 for i in range(2))
     dtype = out_dtype(rec)

@@ -1,6 +1,6 @@
 """``kg.onnx.load``: an ONNX graph as a kinkgrad Module whose forward runs kinkgrad ops node by node.
 
-Every node runs inside ``kg.name_scope(<node name>)``, so ``kg.audit()`` counts kink hits per ONNX
+Every node runs inside ``name_scope(<node name>)``, so ``kg.audit()`` counts kink hits per ONNX
 node (``report.by_scope()``). Weights (float initializers) are Parameters named as in the file;
 statistics (BatchNormalization's mean and variance), integer constants and 0-d scalars that exporters
 lift out of the code (clip bounds, comparison thresholds, exponents) are buffers: saved with the
@@ -13,9 +13,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-import kinkgrad as kg
-
+from ..context import name_scope
 from ..nn import Model, Parameter
+from ..ops.factories import as_tensor
 from ..tensor import Tensor
 from .optable import OPS
 from .reading import read
@@ -104,7 +104,7 @@ class OnnxModule(Model):
         for node, free in zip(self._graph.nodes, self._free_after):
             info = node.info
             xs = [env[v] if v else None for v in node.inputs]
-            with kg.name_scope(info.name):
+            with name_scope(info.name):
                 try:
                     out = OPS[info.op_type].fn(info, *xs)
                 except (ValueError, TypeError, IndexError) as e:
@@ -156,7 +156,7 @@ def _shape_text(shape):
 def _as_input(value, dtype, shape, name, label):
     """A graph input as a Tensor of the declared dtype (a differentiable cast when it differs), its
     shape checked against the declared one (named dimensions match anything)."""
-    t = value if isinstance(value, Tensor) else kg.as_tensor(np.asarray(getattr(value, "data", value)))
+    t = value if isinstance(value, Tensor) else as_tensor(np.asarray(getattr(value, "data", value)))
     if shape is not None:
         ok = len(t.shape) == len(shape) and all(not isinstance(d, int) or d == 0 or d == s
                                                  for d, s in zip(shape, t.shape))

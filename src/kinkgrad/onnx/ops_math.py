@@ -1,7 +1,7 @@
 """ONNX elementwise math, activations, comparisons, reductions and matrix products as kinkgrad ops.
 
-Each activation maps onto the kinkgrad op that declares the same kink (Relu -> ``kg.relu``, Clip ->
-``kg.clip``, Max -> ``kg.maximum``...), so presets, the audit and directional mode see the model's
+Each activation maps onto the kinkgrad op that declares the same kink (Relu -> ``ops.relu``, Clip ->
+``ops.clip``, Max -> ``ops.maximum``...), so presets, the audit and directional mode see the model's
 kinks exactly as they see a kinkgrad model's. Formulas follow the ONNX operator specification
 (onnx.ai/onnx/operators).
 """
@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 
-import kinkgrad as kg
-
+from .. import ops
+from ..creation import zeros
+from ..ops.factories import tensor
 from .optable import DTYPES, attr_choice, op, static, static_ints
 
 
@@ -22,23 +23,23 @@ def _is_int(x):
 
 
 def _const(value):
-    return kg.tensor(np.asarray(value))
+    return tensor(np.asarray(value))
 
 
 # -- arithmetic -------------------------------------------------------------------------------------
 @op("Add")
 def add(n, a, b):
-    return kg.add(a, b)
+    return ops.add(a, b)
 
 
 @op("Sub")
 def sub(n, a, b):
-    return kg.subtract(a, b)
+    return ops.subtract(a, b)
 
 
 @op("Mul")
 def mul(n, a, b):
-    return kg.multiply(a, b)
+    return ops.multiply(a, b)
 
 
 @op("Div")
@@ -46,8 +47,8 @@ def div(n, a, b):
     """Integer division truncates toward zero (ONNX, as C); floats divide."""
     if _is_int(a) and _is_int(b):
         dtype = np.result_type(a.dtype, b.dtype)
-        return kg.trunc(kg.divide(a.astype(np.float64), b.astype(np.float64))).astype(dtype)   # exact below 2**53
-    return kg.divide(a, b)
+        return ops.trunc(ops.divide(a.astype(np.float64), b.astype(np.float64))).astype(dtype)   # exact below 2**53
+    return ops.divide(a, b)
 
 
 @op("Mod", attrs={"fmod": 0})
@@ -55,7 +56,7 @@ def mod(n, a, b):
     """fmod=0: the sign of the divisor (Python's %); fmod=1: the sign of the dividend (C's fmod)."""
     if n.attrs["fmod"] == 0 and a.dtype.kind == "f":
         raise n.unsupported("fmod=0 on floating-point inputs (the specification requires fmod=1)", "fmod=1")
-    return kg.fmod(a, b) if n.attrs["fmod"] else kg.mod(a, b)
+    return ops.fmod(a, b) if n.attrs["fmod"] else ops.mod(a, b)
 
 
 @op("Pow")
@@ -63,38 +64,38 @@ def pow_(n, x, p):
     """x ** p; an integer exponent is converted to x's type, a constant one kept as a number."""
     if not p.requires_grad and p.ndim == 0:
         value = static(p).item()
-        return kg.power(x, int(value) if p.dtype.kind in "iu" else float(value))
+        return ops.power(x, int(value) if p.dtype.kind in "iu" else float(value))
     if p.dtype != x.dtype:
         p = p.astype(x.dtype)
-    return kg.power(x, p)
+    return ops.power(x, p)
 
 
 @op("Neg")
 def neg(n, x):
-    return kg.negative(x)
+    return ops.negative(x)
 
 
 @op("Reciprocal")
 def reciprocal(n, x):
-    return kg.reciprocal(x)
+    return ops.reciprocal(x)
 
 
 def _unary(op_type, fn):
     op(op_type)(lambda n, x: fn(x))
 
 
-for _name, _fn in {"Abs": kg.abs, "Sqrt": kg.sqrt, "Exp": kg.exp, "Log": kg.log, "Sin": kg.sin, "Cos": kg.cos,
-                   "Tan": kg.tan, "Tanh": kg.tanh, "Sigmoid": kg.sigmoid, "Erf": kg.erf, "Sign": kg.sign,
-                   "Floor": kg.floor, "Ceil": kg.ceil, "Round": kg.round, "Relu": kg.relu, "Softplus": kg.softplus,
-                   "Softsign": kg.softsign, "Mish": kg.mish, "HardSwish": kg.hardswish,
-                   "Identity": lambda x: x, "IsNaN": kg.isnan, "Not": kg.logical_not}.items():
+for _name, _fn in {"Abs": ops.abs, "Sqrt": ops.sqrt, "Exp": ops.exp, "Log": ops.log, "Sin": ops.sin, "Cos": ops.cos,
+                   "Tan": ops.tan, "Tanh": ops.tanh, "Sigmoid": ops.sigmoid, "Erf": ops.erf, "Sign": ops.sign,
+                   "Floor": ops.floor, "Ceil": ops.ceil, "Round": ops.round, "Relu": ops.relu, "Softplus": ops.softplus,
+                   "Softsign": ops.softsign, "Mish": ops.mish, "HardSwish": ops.hardswish,
+                   "Identity": lambda x: x, "IsNaN": ops.isnan, "Not": ops.logical_not}.items():
     _unary(_name, _fn)
 
 
 # -- activations with parameters --------------------------------------------------------------------
 @op("LeakyRelu", attrs={"alpha": 0.01})
 def leaky_relu(n, x):
-    return kg.leaky_relu(x, negative_slope=n.attrs["alpha"])
+    return ops.leaky_relu(x, negative_slope=n.attrs["alpha"])
 
 
 @op("PRelu")
@@ -102,12 +103,12 @@ def prelu(n, x, slope):
     """The slope broadcasts against x (ONNX's unidirectional broadcast)."""
     if np.broadcast_shapes(x.shape, slope.shape) != x.shape:
         raise n.error(f"slope of shape {slope.shape} does not broadcast to the input's {x.shape}")
-    return kg.prelu(x, slope)
+    return ops.prelu(x, slope)
 
 
 @op("Elu", attrs={"alpha": 1.0})
 def elu(n, x):
-    return kg.elu(x, n.attrs["alpha"])
+    return ops.elu(x, n.attrs["alpha"])
 
 
 _SELU = (1.6732632423543772, 1.0507009873554805)
@@ -115,36 +116,36 @@ _SELU = (1.6732632423543772, 1.0507009873554805)
 
 @op("Selu", attrs={"alpha": _SELU[0], "gamma": _SELU[1]})
 def selu(n, x):
-    """kg.selu for the standard constants (stored as float32 attributes), else gamma * elu(x, alpha)."""
+    """ops.selu for the standard constants (stored as float32 attributes), else gamma * elu(x, alpha)."""
     alpha, gamma = n.attrs["alpha"], n.attrs["gamma"]
     if np.float32(alpha) == np.float32(_SELU[0]) and np.float32(gamma) == np.float32(_SELU[1]):
-        return kg.selu(x)
-    return gamma * kg.elu(x, alpha)
+        return ops.selu(x)
+    return gamma * ops.elu(x, alpha)
 
 
 @op("Celu", attrs={"alpha": 1.0})
 def celu(n, x):
-    return kg.celu(x, n.attrs["alpha"])
+    return ops.celu(x, n.attrs["alpha"])
 
 
 @op("HardSigmoid", attrs={"alpha": 0.2, "beta": 0.5})
 def hard_sigmoid(n, x):
-    """kg.hardsigmoid for PyTorch's constants (alpha = 1/6, beta = 1/2), else clip(alpha x + beta, 0, 1)
+    """ops.hardsigmoid for PyTorch's constants (alpha = 1/6, beta = 1/2), else clip(alpha x + beta, 0, 1)
     (the kinks are then clip's)."""
     alpha, beta = n.attrs["alpha"], n.attrs["beta"]
     if np.float32(alpha) == np.float32(1 / 6) and beta == 0.5:
-        return kg.hardsigmoid(x)
-    return kg.clip(x * alpha + beta, 0.0, 1.0)
+        return ops.hardsigmoid(x)
+    return ops.clip(x * alpha + beta, 0.0, 1.0)
 
 
 @op("Gelu", attrs={"approximate": "none"}, check=attr_choice("approximate", ("none", "tanh")))
 def gelu(n, x):
-    return kg.gelu(x, approximate=n.attrs["approximate"])
+    return ops.gelu(x, approximate=n.attrs["approximate"])
 
 
 @op("ThresholdedRelu", attrs={"alpha": 1.0})
 def thresholded_relu(n, x):
-    return kg.threshold(x, threshold=n.attrs["alpha"], value=0.0)
+    return ops.threshold(x, threshold=n.attrs["alpha"], value=0.0)
 
 
 def _check_shrink(n):
@@ -156,7 +157,7 @@ def _check_shrink(n):
 @op("Shrink", attrs={"bias": 0.0, "lambd": 0.5}, check=_check_shrink)
 def shrink(n, x):
     lambd = n.attrs["lambd"]
-    return kg.softshrink(x, lambd=lambd) if n.attrs["bias"] == lambd and lambd else kg.hardshrink(x, lambd=lambd)
+    return ops.softshrink(x, lambd=lambd) if n.attrs["bias"] == lambd and lambd else ops.hardshrink(x, lambd=lambd)
 
 
 # torch's dynamo exporter records the ATen op behind each node: hardtanh and relu6 are exported as Clip,
@@ -166,7 +167,7 @@ _CLAMP_SOURCES = ("aten.hardtanh", "aten.relu6")
 
 @op("Clip")
 def clip(n, x, lo=None, hi=None):
-    """kg.clip (or kg.hardtanh / kg.relu6 where the node's metadata says PyTorch computed one of those:
+    """ops.clip (or ops.hardtanh / ops.relu6 where the node's metadata says PyTorch computed one of those:
     same values, their own convention at the bounds)."""
     bounds = [b if b is None or b.requires_grad or b.ndim else static(b).item() for b in (lo, hi)]
     if bounds == [None, None]:
@@ -174,9 +175,9 @@ def clip(n, x, lo=None, hi=None):
     source = n.metadata.get("source_op", "")
     if source.startswith(_CLAMP_SOURCES) and all(isinstance(b, float) for b in bounds):
         if source.startswith("aten.relu6") and bounds == [0.0, 6.0]:
-            return kg.relu6(x)
-        return kg.hardtanh(x, *bounds)
-    return kg.clip(x, *bounds)
+            return ops.relu6(x)
+        return ops.hardtanh(x, *bounds)
+    return ops.clip(x, *bounds)
 
 
 def _fold(fn, xs):
@@ -186,33 +187,33 @@ def _fold(fn, xs):
 @op("Max")
 def max_(n, *xs):
     """Elementwise maximum of any number of inputs (ties follow the maximum rule, pairwise)."""
-    return _fold(kg.maximum, xs)
+    return _fold(ops.maximum, xs)
 
 
 @op("Min")
 def min_(n, *xs):
-    return _fold(kg.minimum, xs)
+    return _fold(ops.minimum, xs)
 
 
 @op("Sum")
 def sum_(n, *xs):
-    return _fold(kg.add, xs)
+    return _fold(ops.add, xs)
 
 
 @op("Mean")
 def mean_(n, *xs):
-    return _fold(kg.add, xs) / len(xs)
+    return _fold(ops.add, xs) / len(xs)
 
 
 @op("Where")
 def where(n, cond, x, y):
-    return kg.where(cond, x, y)
+    return ops.where(cond, x, y)
 
 
 # -- comparisons and logic (no derivative: they cut the gradient, loudly) --------------------------
-for _name, _fn in {"Equal": kg.equal, "Greater": kg.greater, "Less": kg.less, "GreaterOrEqual": kg.greater_equal,
-                   "LessOrEqual": kg.less_equal, "And": kg.logical_and, "Or": kg.logical_or,
-                   "Xor": kg.not_equal}.items():
+for _name, _fn in {"Equal": ops.equal, "Greater": ops.greater, "Less": ops.less, "GreaterOrEqual": ops.greater_equal,
+                   "LessOrEqual": ops.less_equal, "And": ops.logical_and, "Or": ops.logical_or,
+                   "Xor": ops.not_equal}.items():
     op(_name)(lambda n, a, b, _fn=_fn: _fn(a, b))
 
 
@@ -220,10 +221,10 @@ for _name, _fn in {"Equal": kg.equal, "Greater": kg.greater, "Less": kg.less, "G
 def isinf(n, x):
     neg, pos = n.attrs["detect_negative"], n.attrs["detect_positive"]
     if neg and pos:
-        return kg.isinf(x)
+        return ops.isinf(x)
     if not (neg or pos):
-        return kg.zeros(x.shape, dtype=bool)
-    return kg.equal(x, np.inf if pos else -np.inf)
+        return zeros(x.shape, dtype=bool)
+    return ops.equal(x, np.inf if pos else -np.inf)
 
 
 def _check_cast(n):
@@ -244,7 +245,7 @@ def cast_like(n, x, like):
 # -- matrix products --------------------------------------------------------------------------------
 @op("MatMul")
 def matmul(n, a, b):
-    return kg.matmul(a, b)
+    return ops.matmul(a, b)
 
 
 @op("Gemm", attrs={"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0})
@@ -252,12 +253,12 @@ def gemm(n, a, b, c=None):
     """alpha * A' B' + beta * C, as one affine node when alpha = beta = 1 (Linear layers)."""
     at = n.attrs
     if at["transA"]:
-        a = kg.transpose(a)
+        a = ops.transpose(a)
     if at["transB"]:
-        b = kg.transpose(b)
+        b = ops.transpose(b)
     if c is not None and at["alpha"] == 1.0 and at["beta"] == 1.0 and c.ndim == 1:
-        return kg.affine(a, b, c)
-    y = kg.matmul(a, b)
+        return ops.affine(a, b, c)
+    y = ops.matmul(a, b)
     if at["alpha"] != 1.0:
         y = y * at["alpha"]
     if c is not None:
@@ -267,7 +268,7 @@ def gemm(n, a, b, c=None):
 
 @op("Einsum", attrs={"equation": None})
 def einsum(n, *xs):
-    return kg.einsum(n.attrs["equation"], *xs)
+    return ops.einsum(n.attrs["equation"], *xs)
 
 
 # -- reductions -------------------------------------------------------------------------------------
@@ -287,15 +288,15 @@ def _reduce(fn):
 
 _REDUCE_ATTRS = {"axes": None, "keepdims": 1, "noop_with_empty_axes": 0}
 _REDUCTIONS = {
-    "ReduceSum": lambda x, axes, keep: kg.sum(x, axes, keep),
-    "ReduceMean": lambda x, axes, keep: kg.mean(x, axes, keep),
-    "ReduceMax": lambda x, axes, keep: kg.max(x, axes, keep),
-    "ReduceMin": lambda x, axes, keep: kg.min(x, axes, keep),
-    "ReduceProd": lambda x, axes, keep: kg.prod(x, axes, keep),
-    "ReduceL1": lambda x, axes, keep: kg.sum(kg.abs(x), axes, keep),
-    "ReduceL2": lambda x, axes, keep: kg.linalg.norm(x, None, axes, keep),
-    "ReduceSumSquare": lambda x, axes, keep: kg.sum(x * x, axes, keep),
-    "ReduceLogSumExp": lambda x, axes, keep: kg.logsumexp(x, axes, keep),
+    "ReduceSum": lambda x, axes, keep: ops.sum(x, axes, keep),
+    "ReduceMean": lambda x, axes, keep: ops.mean(x, axes, keep),
+    "ReduceMax": lambda x, axes, keep: ops.max(x, axes, keep),
+    "ReduceMin": lambda x, axes, keep: ops.min(x, axes, keep),
+    "ReduceProd": lambda x, axes, keep: ops.prod(x, axes, keep),
+    "ReduceL1": lambda x, axes, keep: ops.sum(ops.abs(x), axes, keep),
+    "ReduceL2": lambda x, axes, keep: ops.norm(x, None, axes, keep),
+    "ReduceSumSquare": lambda x, axes, keep: ops.sum(x * x, axes, keep),
+    "ReduceLogSumExp": lambda x, axes, keep: ops.logsumexp(x, axes, keep),
 }
 for _name, _fn in _REDUCTIONS.items():
     op(_name, attrs=_REDUCE_ATTRS)(_reduce(_fn))
@@ -306,46 +307,46 @@ def _arg(fn):
         axis, keep = n.attrs["axis"], bool(n.attrs["keepdims"])
         if n.attrs["select_last_index"]:
             # the last extreme is the first one of the reversed axis
-            return (x.shape[axis] - 1) - fn(kg.flip(x, axis), axis=axis, keepdims=keep)
+            return (x.shape[axis] - 1) - fn(ops.flip(x, axis), axis=axis, keepdims=keep)
         return fn(x, axis=axis, keepdims=keep)
     return handler
 
 
 _ARG_ATTRS = {"axis": 0, "keepdims": 1, "select_last_index": 0}
-op("ArgMax", attrs=_ARG_ATTRS)(_arg(kg.argmax))
-op("ArgMin", attrs=_ARG_ATTRS)(_arg(kg.argmin))
+op("ArgMax", attrs=_ARG_ATTRS)(_arg(ops.argmax))
+op("ArgMin", attrs=_ARG_ATTRS)(_arg(ops.argmin))
 
 
 @op("Softmax", attrs={"axis": -1})
 def softmax(n, x):
-    return kg.softmax(x, n.attrs["axis"])
+    return ops.softmax(x, n.attrs["axis"])
 
 
 @op("LogSoftmax", attrs={"axis": -1})
 def log_softmax(n, x):
-    return kg.log_softmax(x, n.attrs["axis"])
+    return ops.log_softmax(x, n.attrs["axis"])
 
 
 @op("TopK", attrs={"axis": -1, "largest": 1, "sorted": 1})
 def topk(n, x, k):
-    """Values through kg.topk (ties follow the topk rule); indices from a stable argsort, so equal values
+    """Values through ops.topk (ties follow the topk rule); indices from a stable argsort, so equal values
     keep index order, as ONNX says."""
     count, axis, largest = int(static(k).reshape(-1)[0]), n.attrs["axis"], bool(n.attrs["largest"])
-    values, _ = kg.topk(x, count, axis, largest)
-    order = kg.argsort(x, axis=axis, descending=largest)
+    values, _ = ops.topk(x, count, axis, largest)
+    order = ops.argsort(x, axis=axis, descending=largest)
     index = [slice(None)] * x.ndim
     index[axis] = slice(0, count)
-    return values, kg.getitem(order, tuple(index)).astype(np.int64)
+    return values, ops.getitem(order, tuple(index)).astype(np.int64)
 
 
 @op("CumSum", attrs={"exclusive": 0, "reverse": 0})
 def cumsum(n, x, axis):
     ax = int(static(axis).reshape(-1)[0])
-    y = kg.flip(x, ax) if n.attrs["reverse"] else x
-    out = kg.cumsum(y, ax)
+    y = ops.flip(x, ax) if n.attrs["reverse"] else x
+    out = ops.cumsum(y, ax)
     if n.attrs["exclusive"]:
         out = out - y
-    return kg.flip(out, ax) if n.attrs["reverse"] else out
+    return ops.flip(out, ax) if n.attrs["reverse"] else out
 
 
 @op("Range")
@@ -355,7 +356,7 @@ def range_(n, start, limit, delta):
     count = max(int(math.ceil((lim - s) / d)), 0)
     if start.dtype.kind != "f":
         return _const(np.arange(count, dtype=start.dtype) * d + s)
-    steps = kg.tensor(np.arange(count, dtype=start.dtype))
+    steps = tensor(np.arange(count, dtype=start.dtype))
     return start + delta * steps
 
 
@@ -366,8 +367,8 @@ def dropout(n, x, ratio=None, training_mode=None):
     training = training_mode is not None and bool(static(training_mode).item())
     rate = float(static(ratio).item()) if ratio is not None else 0.5
     if not training or rate == 0.0:
-        return x, kg.tensor(np.ones(x.shape, dtype=bool))
+        return x, tensor(np.ones(x.shape, dtype=bool))
     rng = np.random.default_rng(n.attrs["seed"])
     keep = rng.random(x.shape) >= rate
     scale = 1.0 / (1.0 - ratio) if ratio is not None and ratio.requires_grad else np.asarray(1 / (1 - rate), x.dtype)
-    return x * keep.astype(x.dtype) * scale, kg.tensor(keep)
+    return x * keep.astype(x.dtype) * scale, tensor(keep)

@@ -1,6 +1,6 @@
 """ONNX convolutions, pooling and normalisation as kinkgrad ops (1-D and 2-D; layouts N, C, ...).
 
-MaxPool is ``kg.max_pool2d`` (ties in a window follow its rule: the first element under the
+MaxPool is ``ops.max_pool2d`` (ties in a window follow its rule: the first element under the
 ``torch``, ``jax`` and ``tensorflow`` presets), after explicit ``-inf`` padding where the ONNX pads
 are asymmetric or ``ceil_mode`` adds a partial window. Shapes and padding follow the ONNX operator
 specification (onnx.ai/onnx/operators: Conv, ConvTranspose, MaxPool, AveragePool).
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-import kinkgrad as kg
-
+from .. import ops
+from ..ops.factories import tensor
 from .optable import all_checks, attr_choice, op
 
 _AUTO_PAD = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -27,7 +27,7 @@ def _spatial(n, x):
 
 
 def _as_2d(x, d):
-    return kg.expand_dims(x, 2) if d == 1 else x
+    return ops.expand_dims(x, 2) if d == 1 else x
 
 
 def _ints(n, name, d, default):
@@ -65,7 +65,7 @@ def _explicit_pad(x, pads, value):
     """Pad the spatial axes of a 4-D tensor by ((top, bottom), (left, right)), ``value`` outside."""
     if not any(lo or hi for lo, hi in pads):
         return x
-    return kg.pad(x, ((0, 0), (0, 0)) + tuple(pads), value=value)
+    return ops.pad(x, ((0, 0), (0, 0)) + tuple(pads), value=value)
 
 
 # -- convolutions -----------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ _CONV_ATTRS = {"auto_pad": "NOTSET", "dilations": None, "group": 1, "kernel_shap
 
 @op("Conv", attrs=_CONV_ATTRS, check=all_checks(attr_choice("auto_pad", _AUTO_PAD), _check_1d_2d))
 def conv(n, x, w, b=None):
-    """kg.conv2d (groups, dilation, strides); asymmetric pads applied first as explicit zero padding."""
+    """ops.conv2d (groups, dilation, strides); asymmetric pads applied first as explicit zero padding."""
     d = _spatial(n, x)
     kernel = tuple(w.shape[2:])
     strides, dilations = _ints(n, "strides", d, 1), _ints(n, "dilations", d, 1)
@@ -83,10 +83,10 @@ def conv(n, x, w, b=None):
     x2, w2 = _as_2d(x, d), _as_2d(w, d)
     strides, dilations = (1,) * (2 - d) + strides, (1,) * (2 - d) + dilations
     if all(lo == hi for lo, hi in pads):
-        y = kg.conv2d(x2, w2, b, strides, tuple(lo for lo, _ in pads), dilations, n.attrs["group"])
+        y = ops.conv2d(x2, w2, b, strides, tuple(lo for lo, _ in pads), dilations, n.attrs["group"])
     else:
-        y = kg.conv2d(_explicit_pad(x2, pads, 0.0), w2, b, strides, 0, dilations, n.attrs["group"])
-    return kg.squeeze(y, 2) if d == 1 else y
+        y = ops.conv2d(_explicit_pad(x2, pads, 0.0), w2, b, strides, 0, dilations, n.attrs["group"])
+    return ops.squeeze(y, 2) if d == 1 else y
 
 
 def _check_conv_transpose(n):
@@ -97,7 +97,7 @@ def _check_conv_transpose(n):
 @op("ConvTranspose", attrs={**_CONV_ATTRS, "output_padding": None, "output_shape": None},
     check=_check_conv_transpose)
 def conv_transpose(n, x, w, b=None):
-    """kg.conv_transpose2d; ``output_shape`` / ``auto_pad`` turned into pads as the specification says."""
+    """ops.conv_transpose2d; ``output_shape`` / ``auto_pad`` turned into pads as the specification says."""
     d = _spatial(n, x)
     kernel = tuple(w.shape[2:])
     strides, dilations = _ints(n, "strides", d, 1), _ints(n, "dilations", d, 1)
@@ -119,9 +119,9 @@ def conv_transpose(n, x, w, b=None):
         p = _ints(n, "pads", 2 * d, 0)
         pads = [(p[i], p[i + d]) for i in range(d)]
     pads = _pad_to_2d(pads, d)
-    y = kg.conv_transpose2d(_as_2d(x, d), _as_2d(w, d), b, (1,) * (2 - d) + strides, pads,
+    y = ops.conv_transpose2d(_as_2d(x, d), _as_2d(w, d), b, (1,) * (2 - d) + strides, pads,
                             (0,) * (2 - d) + out_pad, n.attrs["group"], (1,) * (2 - d) + dilations)
-    return kg.squeeze(y, 2) if d == 1 else y
+    return ops.squeeze(y, 2) if d == 1 else y
 
 
 # -- pooling --------------------------------------------------------------------------------------
@@ -164,14 +164,14 @@ _POOL_ATTRS = {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": None, "kernel_
 
 @op("MaxPool", attrs={**_POOL_ATTRS, "storage_order": 0}, check=_check_max_pool)
 def max_pool(n, x):
-    """kg.max_pool2d: ties in a window follow the max_pool2d rule; padding is -inf (never the max)."""
+    """ops.max_pool2d: ties in a window follow the max_pool2d rule; padding is -inf (never the max)."""
     d, kernel, strides, pads = _pool_geometry(n, x)
     x2 = _as_2d(x, d)
     if all(lo == hi for lo, hi in pads):
-        y = kg.max_pool2d(x2, kernel, strides, tuple(lo for lo, _ in pads))
+        y = ops.max_pool2d(x2, kernel, strides, tuple(lo for lo, _ in pads))
     else:
-        y = kg.max_pool2d(_explicit_pad(x2, pads, -np.inf), kernel, strides, 0)
-    return kg.squeeze(y, 2) if d == 1 else y
+        y = ops.max_pool2d(_explicit_pad(x2, pads, -np.inf), kernel, strides, 0)
+    return ops.squeeze(y, 2) if d == 1 else y
 
 
 @op("AveragePool", attrs={**_POOL_ATTRS, "count_include_pad": 0}, check=_check_pool)
@@ -184,10 +184,10 @@ def average_pool(n, x):
     no_pads = not any(lo or hi for lo, hi in pads)
     if no_pads or (n.attrs["count_include_pad"] and pads == _pad_to_2d(explicit, d)
                    and all(lo == hi for lo, hi in pads)):
-        y = kg.avg_pool2d(x2, kernel, strides, tuple(lo for lo, _ in pads))
+        y = ops.avg_pool2d(x2, kernel, strides, tuple(lo for lo, _ in pads))
     else:
         area = kernel[0] * kernel[1]
-        sums = kg.avg_pool2d(_explicit_pad(x2, pads, 0.0), kernel, strides, 0) * float(area)
+        sums = ops.avg_pool2d(_explicit_pad(x2, pads, 0.0), kernel, strides, 0) * float(area)
         h, w = x2.shape[2:]
         inside = np.zeros((1, 1, h + sum(pads[0]), w + sum(pads[1])), dtype=x.dtype)
         if n.attrs["count_include_pad"]:
@@ -195,14 +195,14 @@ def average_pool(n, x):
             inside[..., :pads[0][0] + h + ex[0][1], :pads[1][0] + w + ex[1][1]] = 1
         else:
             inside[..., pads[0][0]:pads[0][0] + h, pads[1][0]:pads[1][0] + w] = 1
-        counts = kg.avg_pool2d(kg.tensor(inside), kernel, strides, 0).numpy() * area
+        counts = ops.avg_pool2d(tensor(inside), kernel, strides, 0).numpy() * area
         y = sums / np.maximum(counts, 1).astype(x.dtype)
-    return kg.squeeze(y, 2) if d == 1 else y
+    return ops.squeeze(y, 2) if d == 1 else y
 
 
 @op("GlobalAveragePool")
 def global_average_pool(n, x):
-    return kg.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+    return ops.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
 @op("GlobalMaxPool")
@@ -210,13 +210,13 @@ def global_max_pool(n, x):
     """One max-pool window over the whole image (the max_pool2d tie rule)."""
     d = _spatial(n, x)
     x2 = _as_2d(x, d)
-    y = kg.max_pool2d(x2, x2.shape[2:])
-    return kg.squeeze(y, 2) if d == 1 else y
+    y = ops.max_pool2d(x2, x2.shape[2:])
+    return ops.squeeze(y, 2) if d == 1 else y
 
 
 # -- normalisation --------------------------------------------------------------------------------
 def _per_channel(v, ndim):
-    return kg.reshape(v, (1, -1) + (1,) * (ndim - 2))
+    return ops.reshape(v, (1, -1) + (1,) * (ndim - 2))
 
 
 @op("BatchNormalization", attrs={"epsilon": 1e-5, "momentum": 0.9, "training_mode": 0}, statistics=(3, 4))
@@ -226,15 +226,15 @@ def batch_norm(n, x, scale, bias, mean, var):
     eps = n.attrs["epsilon"]
     training = n.attrs["training_mode"] or (n.opset < 14 and n.n_outputs > 1)
     if not training:
-        a = scale / kg.sqrt(var + eps)
+        a = scale / ops.sqrt(var + eps)
         return x * _per_channel(a, x.ndim) + _per_channel(bias - mean * a, x.ndim)
     axes = (0,) + tuple(range(2, x.ndim))
-    mu = kg.mean(x, axis=axes, keepdims=True)
-    sigma2 = kg.mean((x - mu) ** 2, axis=axes, keepdims=True)
-    y = (x - mu) / kg.sqrt(sigma2 + eps) * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
+    mu = ops.mean(x, axis=axes, keepdims=True)
+    sigma2 = ops.mean((x - mu) ** 2, axis=axes, keepdims=True)
+    y = (x - mu) / ops.sqrt(sigma2 + eps) * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)
     m = n.attrs["momentum"]
-    running_mean = mean * m + kg.reshape(mu, (-1,)) * (1 - m)
-    running_var = var * m + kg.reshape(sigma2, (-1,)) * (1 - m)
+    running_mean = mean * m + ops.reshape(mu, (-1,)) * (1 - m)
+    running_var = var * m + ops.reshape(sigma2, (-1,)) * (1 - m)
     return y, running_mean, running_var
 
 
@@ -243,9 +243,9 @@ def layer_norm(n, x, scale, bias=None):
     """Normalise over the axes from ``axis`` on; outputs Y, Mean and InvStdDev (kept dimensions)."""
     axis = n.attrs["axis"] % x.ndim
     axes = tuple(range(axis, x.ndim))
-    mu = kg.mean(x, axis=axes, keepdims=True)
+    mu = ops.mean(x, axis=axes, keepdims=True)
     centered = x - mu
-    inv_std = 1.0 / kg.sqrt(kg.mean(centered * centered, axis=axes, keepdims=True) + n.attrs["epsilon"])
+    inv_std = 1.0 / ops.sqrt(ops.mean(centered * centered, axis=axes, keepdims=True) + n.attrs["epsilon"])
     y = centered * inv_std * scale
     if bias is not None:
         y = y + bias
@@ -255,7 +255,7 @@ def layer_norm(n, x, scale, bias=None):
 @op("InstanceNormalization", attrs={"epsilon": 1e-5})
 def instance_norm(n, x, scale, bias):
     axes = tuple(range(2, x.ndim))
-    mu = kg.mean(x, axis=axes, keepdims=True)
+    mu = ops.mean(x, axis=axes, keepdims=True)
     centered = x - mu
-    y = centered / kg.sqrt(kg.mean(centered * centered, axis=axes, keepdims=True) + n.attrs["epsilon"])
+    y = centered / ops.sqrt(ops.mean(centered * centered, axis=axes, keepdims=True) + n.attrs["epsilon"])
     return y * _per_channel(scale, x.ndim) + _per_channel(bias, x.ndim)

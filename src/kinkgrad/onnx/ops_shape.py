@@ -1,20 +1,20 @@
 """ONNX shape, indexing and constant ops as kinkgrad ops.
 
 Shapes, axes, pads and indices arrive as int64 tensors; kinkgrad runs eagerly, so they are concrete
-values here and the data path stays differentiable (Gather is ``kg.take``, Slice ``kg.getitem``,
-Pad ``kg.pad``...). Semantics follow the ONNX operator specification (onnx.ai/onnx/operators).
+values here and the data path stays differentiable (Gather is ``ops.take``, Slice ``ops.getitem``,
+Pad ``ops.pad``...). Semantics follow the ONNX operator specification (onnx.ai/onnx/operators).
 """
 from __future__ import annotations
 
 import numpy as np
 
-import kinkgrad as kg
-
+from .. import ops
+from ..ops.factories import tensor
 from .optable import attr_choice, op, static, static_ints
 
 
 def _const(value):
-    return kg.tensor(np.asarray(value))
+    return tensor(np.asarray(value))
 
 
 @op("Constant", attrs={"value": None, "value_float": None, "value_floats": None, "value_int": None,
@@ -57,36 +57,36 @@ def reshape(n, x, shape):
     dims = list(static_ints(shape))
     if not n.attrs["allowzero"]:
         dims = [x.shape[i] if v == 0 else v for i, v in enumerate(dims)]
-    return kg.reshape(x, tuple(dims))
+    return ops.reshape(x, tuple(dims))
 
 
 @op("Flatten", attrs={"axis": 1})
 def flatten(n, x):
     axis = n.attrs["axis"] % (x.ndim + 1) if x.ndim else 0
-    return kg.reshape(x, (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))))
+    return ops.reshape(x, (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))))
 
 
 @op("Transpose", attrs={"perm": None})
 def transpose(n, x):
     perm = n.attrs["perm"]
-    return kg.transpose(x, tuple(perm) if perm is not None else None)
+    return ops.transpose(x, tuple(perm) if perm is not None else None)
 
 
 @op("Squeeze", attrs={"axes": None})
 def squeeze(n, x, axes=None):
     axes = static_ints(axes) if axes is not None else n.attrs["axes"]
-    return kg.squeeze(x, tuple(axes) if axes else None)
+    return ops.squeeze(x, tuple(axes) if axes else None)
 
 
 @op("Unsqueeze", attrs={"axes": None})
 def unsqueeze(n, x, axes=None):
     axes = static_ints(axes) if axes is not None else n.attrs["axes"]
-    return kg.expand_dims(x, tuple(axes))
+    return ops.expand_dims(x, tuple(axes))
 
 
 @op("Concat", attrs={"axis": None})
 def concat(n, *xs):
-    return kg.concatenate(list(xs), axis=n.attrs["axis"])
+    return ops.concatenate(list(xs), axis=n.attrs["axis"])
 
 
 @op("Split", attrs={"axis": 0, "split": None, "num_outputs": None})
@@ -101,7 +101,7 @@ def split(n, x, sizes=None):
         sizes = [min(step, x.shape[axis] - i * step) for i in range(count)]
     if sum(sizes) != x.shape[axis]:
         raise n.error(f"split sizes {list(sizes)} do not add up to axis {axis} of shape {x.shape}")
-    return tuple(kg.split(x, list(np.cumsum(sizes)[:-1]), axis=axis))
+    return tuple(ops.split(x, list(np.cumsum(sizes)[:-1]), axis=axis))
 
 
 @op("Slice")
@@ -115,7 +115,7 @@ def slice_(n, x, starts, ends, axes=None, steps=None):
         if st == 0:
             raise n.error("a slice step of 0")
         index[a % x.ndim] = slice(lo, hi, st)
-    return kg.getitem(x, tuple(index))
+    return ops.getitem(x, tuple(index))
 
 
 @op("Gather", attrs={"axis": 0})
@@ -124,7 +124,7 @@ def gather(n, x, indices):
     axis = n.attrs["axis"] % x.ndim
     if idx.size and (idx.min() < -x.shape[axis] or idx.max() >= x.shape[axis]):
         raise n.error(f"indices in [{idx.min()}, {idx.max()}] are out of range for axis {axis} of shape {x.shape}")
-    return kg.take(x, indices if indices.dtype == np.int64 else indices.astype(np.int64), axis=axis)
+    return ops.take(x, indices if indices.dtype == np.int64 else indices.astype(np.int64), axis=axis)
 
 
 @op("GatherElements", attrs={"axis": 0})
@@ -132,24 +132,24 @@ def gather_elements(n, x, indices):
     axis = n.attrs["axis"] % x.ndim
     idx = indices if indices.dtype == np.int64 else indices.astype(np.int64)
     if (static(idx) < 0).any():
-        idx = kg.where(idx < 0, idx + x.shape[axis], idx)
-    return kg.take_along_axis(x, idx, axis)
+        idx = ops.where(idx < 0, idx + x.shape[axis], idx)
+    return ops.take_along_axis(x, idx, axis)
 
 
 @op("Expand")
 def expand(n, x, shape):
     """Two-way broadcast of x and the shape (ONNX's Expand, unlike NumPy's broadcast_to)."""
-    return kg.broadcast_to(x, np.broadcast_shapes(x.shape, static_ints(shape)))
+    return ops.broadcast_to(x, np.broadcast_shapes(x.shape, static_ints(shape)))
 
 
 @op("Tile")
 def tile(n, x, repeats):
-    return kg.tile(x, static_ints(repeats))
+    return ops.tile(x, static_ints(repeats))
 
 
 @op("Pad", attrs={"mode": "constant"}, check=attr_choice("mode", ("constant", "reflect", "edge", "wrap")))
 def pad(n, x, pads, value=None, axes=None):
-    """Constant padding by kg.pad; reflect / edge / wrap as a gather of the mirrored or repeated indices
+    """Constant padding by ops.pad; reflect / edge / wrap as a gather of the mirrored or repeated indices
     (so the gradient sums back to the copied elements); negative pads crop."""
     p = static_ints(pads)
     axes = [a % x.ndim for a in static_ints(axes)] if axes is not None else list(range(x.ndim))
@@ -165,15 +165,15 @@ def pad(n, x, pads, value=None, axes=None):
         if value is not None and value.requires_grad and padded:
             # a differentiable fill value: zero padding plus the value times the padding's mask
             mask = np.pad(np.zeros(x.shape, dtype=x.dtype), grow, constant_values=1)
-            y = kg.pad(x, grow) + kg.reshape(value, ()) * mask
+            y = ops.pad(x, grow) + ops.reshape(value, ()) * mask
         else:
             fill = 0.0 if value is None else static(value).item()
-            y = kg.pad(x, grow, value=fill) if padded else x
+            y = ops.pad(x, grow, value=fill) if padded else x
     else:
         y = x
         for a, (lo, hi) in enumerate(grow):
             if lo or hi:
                 source = np.pad(np.arange(x.shape[a]), (lo, hi), mode={"edge": "edge", "reflect": "reflect",
                                                                        "wrap": "wrap"}[mode])
-                y = kg.take(y, source, axis=a)
-    return kg.getitem(y, crop) if any(lo < 0 or hi < 0 for lo, hi in widths) else y
+                y = ops.take(y, source, axis=a)
+    return ops.getitem(y, crop) if any(lo < 0 or hi < 0 for lo, hi in widths) else y

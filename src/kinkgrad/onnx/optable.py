@@ -49,18 +49,6 @@ def op(*op_types, attrs=None, check=None, statistics=()):
     return register
 
 
-def supported_ops():
-    """The ONNX operators (default domain) the importer runs, sorted."""
-    _load_handlers()
-    return sorted(OPS)
-
-
-def _load_handlers():
-    # imported on first use: the handler modules build their tables from kg.* functions, which exist only
-    # once kinkgrad itself has finished importing (kinkgrad imports this package)
-    from . import ops_math, ops_nn, ops_shape  # noqa: F401  (they register themselves)
-
-
 @dataclass
 class NodeInfo:
     """What a handler knows about its node: name, op, attributes (defaults filled in), opset."""

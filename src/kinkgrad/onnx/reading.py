@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import ops_math, ops_nn, ops_shape  # noqa: F401  (they fill the operator table)
 from .errors import OnnxFormatError, OnnxUnsupportedError, require_onnx
-from .optable import DTYPE_NAMES, DTYPES, OPS, OPSETS, NodeInfo, _load_handlers
+from .optable import DTYPE_NAMES, DTYPES, OPS, OPSETS, NodeInfo
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -41,6 +42,11 @@ class Graph:
     initializers: dict  # name -> ndarray
     nodes: list         # GraphNode, in execution order
     opset: int
+
+
+def supported_ops():
+    """The ONNX operators (default domain) the importer runs, sorted."""
+    return sorted(OPS)
 
 
 def read(source):
@@ -97,7 +103,6 @@ def _opset(model, where):
 
 
 def _graph(onnx, model, where, base_dir):
-    _load_handlers()
     opset = _opset(model, where)
     g = model.graph
     if g.sparse_initializer:

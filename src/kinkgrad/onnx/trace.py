@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import kinkgrad as kg
-
+from ..autodiff.primitive import record_ops
+from ..context import no_grad
 from ..nn.module import Module
+from ..ops.factories import tensor
 from ..tensor import Tensor
 from .errors import OnnxUnsupportedError
 
@@ -25,7 +26,7 @@ def trace(fn, inputs):
     for m, _ in modes:
         m.training = False
     try:
-        with kg.no_grad(), kg.record_ops() as records:
+        with no_grad(), record_ops() as records:
             outputs = fn(*inputs)
     finally:
         for m, training in modes:
@@ -36,7 +37,7 @@ def trace(fn, inputs):
 def check_constants(fn, inputs, records, seed=0):
     """Refuse an export whose constants or ops change with the input values (see the module docstring)."""
     rng = np.random.default_rng(seed)
-    shuffled = [kg.tensor(rng.permutation(x.numpy().ravel()).reshape(x.shape)) for x in inputs]
+    shuffled = [tensor(rng.permutation(x.numpy().ravel()).reshape(x.shape)) for x in inputs]
     try:
         again, _ = trace(fn, shuffled)
     except Exception:       # noqa: BLE001  (the computation cannot run on these values: nothing to compare)

@@ -12,9 +12,9 @@ import numpy as np
 from ..tensor import Tensor
 from ._declare import int_pair, shape_of
 from .conv import col2im_rows
-from .index import getitem
+from .index import getitem, split
 from .linalg import matmul
-from .shape import concatenate, reshape, split, transpose
+from .shape import concatenate, reshape, transpose
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

@@ -6,6 +6,7 @@ import numpy as np
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
 from ._declare import ndim_of, shape_of
+from .shape import reshape
 
 
 def _as_matrices(m, g, a, b):
@@ -111,8 +112,6 @@ def dot(a, b):
 
 def outer(a, b):
     """Outer product of two vectors (flattened first)."""
-    from .shape import reshape
-
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
@@ -152,7 +151,8 @@ def _einsum_vjp(m, g, out, *xs, spec):
 
 
 _einsum = Primitive("einsum", lambda *xs, spec: np.einsum(spec, *xs, optimize=len(xs) > 2),
-                    vjp=_einsum_vjp, linear=True, variadic=True, doc="Einstein summation (multilinear in its operands).")
+                    vjp=_einsum_vjp, linear=True, joint_rules=True,
+                    doc="Einstein summation (multilinear in its operands).")
 
 
 def einsum(spec, *operands):

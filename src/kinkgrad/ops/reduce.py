@@ -4,12 +4,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..autodiff.primitive import Primitive
-from ..autodiff import rawops
 from ..kernels import extreme_grad, reduce_small_axes
-from ..kinks.policy import _POLICY
+from ..kinks.declare import tie
+from ..kinks.docs import documents
+from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, shape_of
+from .shape import reshape
 
 
 def _kept_shape(shape, axes):
@@ -74,13 +77,6 @@ def var(x, axis=None, keepdims=False, ddof=0):
     return _sum(centered * centered, axis=axes, keepdims=bool(keepdims)) / (n - ddof)
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation: sqrt(var). Singular (infinite slope) where all elements are equal."""
-    from .elementwise import sqrt
-
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
-
-
 def _others(m, out, x, axis, keepdims):
     """d prod / d x_i = the product of the *other* elements: out / x_i when no factor is 0.
 
@@ -102,8 +98,10 @@ def _others(m, out, x, axis, keepdims):
 
 _prod = Primitive(
     "prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _others(m, out, x, axis, keepdims),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _others(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+    vjp=lambda m, g, out, x, axis, keepdims: (_unreduce(m, g, shape_of(x), axis, keepdims)
+                                              * _others(m, out, x, axis, keepdims)),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _others(m, out, x, axis, keepdims), axis=axis,
+                                                   keepdims=keepdims))
 
 
 def prod(x, axis=None, keepdims=False):
@@ -141,7 +139,7 @@ def _in_layout_of(g, ref):
 def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
         g = _in_layout_of(g, out)
-        if m is rawops and _POLICY.get().is_default:
+        if m is raw and current().is_default:
             # plain backward, default rule: per window position over short axes (max pooling);
             # otherwise scale the (small) cotangent by each output's tie share, then one full-size
             # product with the mask (no full-size weights)
@@ -160,6 +158,7 @@ def _extreme(name, kernel, largest):
         return m.sum(t * _extreme_weights(name, out, x, axis, largest), axis=axis, keepdims=keepdims)
 
     return Primitive(name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims), vjp=vjp, jvp=jvp,
+                     kinks=tie("several elements equal to the extreme"),
                      doc=f"{name} over axis. Ties: tied elements share the gradient evenly by default.")
 
 
@@ -169,6 +168,7 @@ _amax_idx = _extreme("max.indices", np.max, True)
 _amin_idx = _extreme("min.indices", np.min, False)
 
 
+@documents("max")
 def max(x, axis=None, keepdims=False, return_indices=False):
     """Largest element over ``axis`` (ties share the gradient evenly under the default policy).
 
@@ -179,6 +179,7 @@ def max(x, axis=None, keepdims=False, return_indices=False):
     return _reduce_extreme(x, axis, keepdims, return_indices, _amax, _amax_idx, np.argmax)
 
 
+@documents("min")
 def min(x, axis=None, keepdims=False, return_indices=False):
     """Smallest element over ``axis`` (ties as in ``max``)."""
     _check_nonempty(x, "min")
@@ -235,8 +236,10 @@ def _lse_softmax(m, out, x, axis, keepdims):
 
 _logsumexp = Primitive(
     "logsumexp", _lse_kernel,
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _lse_softmax(m, out, x, axis, keepdims),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _lse_softmax(m, out, x, axis, keepdims), axis=axis, keepdims=keepdims))
+    vjp=lambda m, g, out, x, axis, keepdims: (_unreduce(m, g, shape_of(x), axis, keepdims)
+                                              * _lse_softmax(m, out, x, axis, keepdims)),
+    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _lse_softmax(m, out, x, axis, keepdims), axis=axis,
+                                                   keepdims=keepdims))
 
 
 def logsumexp(x, axis=None, keepdims=False):
@@ -315,8 +318,6 @@ _cumsum = Primitive(
 
 def cumsum(x, axis=None):
     """Running sum along ``axis`` (flattened when None, like NumPy)."""
-    from .shape import reshape
-
     if axis is None:
         return _cumsum(reshape(x, (-1,)), axis=0)
     return _cumsum(x, axis=normalize_axis(axis, ndim_of(x), "cumsum")[0])
