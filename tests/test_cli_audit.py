@@ -52,7 +52,7 @@ def test_float16_export_has_more_kink_hits_than_float32(cnn_files):
     hits32 = sum(r["at_kink"] for r in r32["node_hits"])
     hits16 = sum(r["at_kink"] for r in r16["node_hits"])
     assert hits16 > hits32
-    assert {r["dtype"] for r in r16["node_hits"]} == {"float16"}
+    assert {r["dtype"] for r in r16["node_hits"] if r["op"] in ("relu", "max_pool2d")} == {"float16"}
     assert r16["convention_dependent_elements"] >= r32["convention_dependent_elements"]
 
 

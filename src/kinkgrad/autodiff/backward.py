@@ -219,9 +219,11 @@ def run_hooks(hooks, g, create_graph, where):
         gt = g if create_graph else Tensor._wrap(np.asarray(g))
         r = hook(gt)
         if r is not None:
+            name = getattr(hook, "__qualname__", repr(hook))
+            if not isinstance(r, (Tensor, np.ndarray)):
+                raise TypeError(f"hook {name} (on {where}) returned a {type(r).__name__}; return a tensor (or None)")
             new = r if create_graph and isinstance(r, Tensor) else np.asarray(r.data if isinstance(r, Tensor) else r)
             if tuple(new.shape) != tuple(np.shape(g)) or new.dtype != gt.dtype:
-                name = getattr(hook, "__qualname__", repr(hook))
                 raise RuntimeError(
                     f"hook {name} (on {where}) returned a gradient of shape {tuple(new.shape)} {new.dtype}, but the "
                     f"gradient it received has shape {tuple(np.shape(g))} {gt.dtype}; return one of the same shape "
@@ -291,6 +293,8 @@ def _seed_cotangent(root, grad, create_graph):
     else:
         g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
+            if np.asarray(g).dtype.kind not in "biuf":
+                raise TypeError(f"backward(): grad must be a tensor or an array of numbers, got {type(grad).__name__}")
             g = np.asarray(g, dtype=root.dtype)
         if g.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {g.shape} but the tensor has shape {root.shape}")

@@ -344,6 +344,8 @@ def apply(prim, args, params, directional_values=True):
         for a in args:
             if isinstance(a, Tensor) and a._cut is not None:
                 return _cut(out, prim, args)    # carry the news that this value came through a cut
+    if out.dtype.kind == "c":
+        raise TypeError(_complex_error(prim, xs))
     return Tensor._wrap(out)
 
 

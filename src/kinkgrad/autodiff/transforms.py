@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 
 import numpy as np
 
-from ..context import scoped, state
+from ..context import scoped, state, user_frame
 from ..kinks.cuts import warn_cut
 from ..kinks.policy import current
 from ..kinks.policy import kinks as kink_scope
@@ -110,6 +111,12 @@ def _as_result(g, like, create_graph):
     return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
 
 
+def _warn_constant(f, transform):
+    warnings.warn(f"{transform}: {getattr(f, '__name__', 'f')} returned a NumPy value or a number, not a kinkgrad "
+                  "tensor, so it does not depend on its inputs and its derivative is zero; compute it with kinkgrad "
+                  "ops (kg.exp, x @ w ...) to differentiate it", UserWarning, stacklevel=user_frame(2)[1] + 1)
+
+
 def _argname(f, i):
     return f"argument {i} of {getattr(f, '__name__', 'f')}"
 
@@ -155,6 +162,7 @@ def _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction):
         res = f(*args, **kwargs)
     y, aux = res if has_aux else (res, None)
     if not isinstance(y, Tensor):
+        _warn_constant(f, "grad")
         y = Tensor._wrap(np.asarray(y))
     if y.data.size != 1:
         raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
@@ -208,6 +216,8 @@ def vjp(f, *primals, has_aux=False, kinks=None):
             res = f(*lifted)
     out, aux = res if has_aux else (res, None)
     outs, is_seq = _outputs_tuple(out)
+    if not all(isinstance(o, Tensor) for o in outs):
+        _warn_constant(f, "vjp")
     outs = tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
     handles = [graph_handle(t) for t in lifted]
 

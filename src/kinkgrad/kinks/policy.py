@@ -38,6 +38,10 @@ class Policy:
 
     def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None,
                  depth=1):
+        if not isinstance(preset, str):
+            raise TypeError(f"kinks: the preset is a name ({', '.join(BASE)}), got {type(preset).__name__} {preset!r}")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"kinks: seed must be an int (or None), got {type(seed).__name__} {seed!r}")
         if preset not in BASE:
             raise ValueError(f"kinks: unknown preset {preset!r}{_suggest(preset, BASE)}; "
                              f"choose one of {', '.join(BASE)}")

@@ -124,4 +124,8 @@ def _bind(op, names, defaults, n_in, args, kwargs):
     if missing:
         raise TypeError(f"{op}() missing argument(s): {', '.join(missing)}")
     full = [values[n] if n in values else defaults[n] for n in names]
+    for n, v in zip(names[n_in:], full[n_in:]):
+        d = defaults.get(n)
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and not isinstance(v, (int, float, np.number)):
+            raise TypeError(f"{op}(): {n} must be a number, got {type(v).__name__} {v!r}")
     return tuple(full[:n_in]), dict(zip(names[n_in:], full[n_in:]))

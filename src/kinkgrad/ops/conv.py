@@ -18,7 +18,7 @@ from . import raw
 from ._declare import int_pair, public, shape_of
 from .index import split
 from .linalg import _affine_kernel
-from .shape import concatenate
+from .shape import concatenate, reshape
 
 im2col = public(Primitive(
     "im2col", kernels.im2col,
@@ -90,12 +90,16 @@ _conv2d = Primitive(
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C // groups, kh, kw) ->
-    (N, O, OH, OW). ``groups`` > 1 convolves each group of channels with its own filters (depthwise
-    when groups == C): one convolution per group, joined along the channels."""
+    (N, O, OH, OW); an unbatched x (C, H, W) gives (O, OH, OW). ``groups`` > 1 convolves each group of
+    channels with its own filters (depthwise when groups == C): one convolution per group, joined along
+    the channels."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
+    if len(shape_of(x)) == 3 and len(shape_of(weight)) == 4:
+        out = conv2d(reshape(x, (1,) + tuple(shape_of(x))), weight, bias, stride, padding, dilation, groups)
+        return reshape(out, tuple(shape_of(out))[1:])
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+        raise ValueError(f"conv2d: expects x (N, C, H, W) or (C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
     if not isinstance(groups, (int, np.integer)) or groups < 1 or sw[0] % groups:
         raise ValueError(f"conv2d: groups must be a positive int dividing the {sw[0]} output channels, got {groups}")
     if sx[1] != sw[1] * groups:

@@ -60,9 +60,14 @@ def getitem(x, index):
 def take(x, indices, axis=None):
     """Elements at ``indices`` along ``axis`` (flattened when None), like ``np.take``."""
     indices = np.asarray(_raw_index(indices))
-    if axis is None:
+    ax = None if axis is None else normalize_axis(axis, ndim_of(x), "take")[0]
+    n = int(np.prod(shape_of(x))) if ax is None else shape_of(x)[ax]
+    if indices.size and (indices.max() >= n or indices.min() < -n):
+        bad = indices[(indices >= n) | (indices < -n)].flat[0]
+        raise IndexError(f"take: index {bad} is out of range for {'the' if ax is None else 'axis %d,' % ax} "
+                         f"{n} element(s) (shape {tuple(shape_of(x))})")
+    if ax is None:
         return getitem(reshape(x, (-1,)), indices)
-    ax = normalize_axis(axis, ndim_of(x), "take")[0]
     return getitem(x, (slice(None),) * ax + (indices,))
 
 

@@ -284,7 +284,7 @@ def _rows(x, axis, op):
     lead = tuple(shape_of(moved)[:-1])
     n = shape_of(moved)[-1]
     if n == 0:
-        raise ValueError(f"{op}: the axis has no elements (shape {tuple(shape_of(x))})")
+        raise ValueError(f"{op}: the axis has no elements: the tensor is empty along it (shape {tuple(shape_of(x))})")
     x2 = reshape(moved, (int(np.prod(lead, dtype=int)), n))
 
     def back(y2, keep=True):
@@ -301,6 +301,8 @@ def _rows(x, axis, op):
 def sort(x, axis=-1, descending=False):
     """Sorted values along ``axis``. Ties: the gradient follows the stable order under
     ``first`` (what frameworks do); by default tied elements share evenly."""
+    if 0 in tuple(shape_of(x)):
+        return x * 1               # nothing to order: an empty result, like NumPy's and PyTorch's sort
     x2, back = _rows(x, axis, "sort")
     return back(_PRIMS["sort"](x2, kind="sort", descending=bool(descending)))
 
@@ -324,6 +326,8 @@ def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
     if axis is None:
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"median: the tensor is empty (shape {tuple(shape_of(x))}); it has no median")
         y = _PRIMS["median"](reshape(x, (1, -1)), kind="median", whole=True)
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "median")
@@ -337,6 +341,8 @@ def quantile(x, q, axis=None, keepdims=False):
     if not 0 <= q <= 1:
         raise ValueError(f"quantile: q={q} must lie in [0, 1]")
     if axis is None:
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"quantile: the tensor is empty (shape {tuple(shape_of(x))}); it has no quantile")
         y = _PRIMS["quantile"](reshape(x, (1, -1)), kind="quantile", q=float(q))
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "quantile")

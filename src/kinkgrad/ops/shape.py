@@ -66,7 +66,9 @@ def swapaxes(x, a, b):
 def expand_dims(x, axis):
     """Insert size-1 axes at ``axis`` (an int or a tuple)."""
     shape = list(shape_of(x))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"expand_dims: axis must be an int or a tuple of ints, got {axis!r}")
     n = len(shape) + len(axes)
     for a in sorted(int(a) % n for a in axes):
         shape.insert(a, 1)
