@@ -95,6 +95,10 @@ CASES = [
               oracle=("leaky_relu(x, 0.01)", "x={:g}", "x")),
     pointwise("leaky_relu(0.2)", "leaky_relu", lambda x: kg.leaky_relu(x, 0.2), (-1, 1),
               params={"negative_slope": 0.2}, torch=lambda x: F.leaky_relu(x, 0.2)),
+    pointwise("prelu(0.25)", "prelu", lambda x: kg.prelu(x, np.array([0.25])), (-1, 1), ("x", 0.25),
+              torch=lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype))),
+    pointwise("prelu(-0.5)", "prelu", lambda x: kg.prelu(x, np.array([-0.5])), (-1, 1), ("x", -0.5),
+              torch=lambda x: F.prelu(x, torch.tensor([-0.5], dtype=x.dtype))),
     pointwise("elu(0.5)", "elu", lambda x: kg.elu(x, 0.5), (-1, 1), params={"alpha": 0.5},
               torch=lambda x: F.elu(x, 0.5)),
     pointwise("selu", "selu", kg.selu, (-1, 1), params={"alpha": SELU_ALPHA, "scale": SELU_SCALE}, torch=F.selu,
@@ -128,13 +132,14 @@ CASES = [
               torch=lambda x: torch.minimum(_t(1.0), x), oracle=("minimum(a, b)", "a=b={:g}", "b")),
     # the 2-norm at the zero vector (row 0) next to a regular row: Kink.at marks the zero elements
     Case("norm(rows)", "norm", lambda x: kg.linalg.norm(x, axis=1), np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 2.0]]),
-         "pointwise", elementwise=False, torch=lambda x: torch.linalg.vector_norm(x, dim=1)),
+         "pointwise", params={"axis": (1,), "keepdims": False}, elementwise=False,
+         torch=lambda x: torch.linalg.vector_norm(x, dim=1)),
     Case("norm(zeros)", "norm", lambda x: kg.linalg.norm(x), np.zeros(3), "pointwise", elementwise=False,
          torch=torch.linalg.vector_norm, oracle=("L2 norm(x)", "x=[0,0,0]", "x")),
     # std = ||x - mean(x)|| / sqrt(n): its kink is a norm's, where a row's centred values are all 0 (row 0);
     # the sides are the norm's on that centred input, carried back to x through the (linear) centring
     Case("std(rows)", "std", lambda x: kg.std(x, axis=1), np.array([[1.5, 1.5, 1.5], [1.0, -2.0, 2.0]]), "chained",
-         elementwise=False, torch=lambda x: torch.std(x, dim=1, correction=0),
+         params={"axis": (1,), "keepdims": False}, elementwise=False, torch=lambda x: torch.std(x, dim=1, correction=0),
          inner=lambda x: x - x.mean(axis=1, keepdims=True), outer=lambda c: np.sqrt(np.sum(c * c, axis=1) / 3)),
     # -- jumps: the value steps; the pieces' slopes are the one-sided derivatives ---------------------
     pointwise("sign", "sign", kg.sign, (-1, 1), torch=torch.sign, oracle=("sign(x)", "x={:g}", "x")),

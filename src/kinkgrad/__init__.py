@@ -5,11 +5,11 @@
 >>> kg.relu(x).sum().backward(); x.grad
 tensor([0., 0., 1.])
 """
-from . import data, linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
+from . import data, linalg, losses, metrics, nn, onnx, optim, random, smooth, ste, surrogate
 from . import ops as _ops
 from .allocator import reuse_freed_memory
 from .autodiff.backward import backward
-from .autodiff.primitive import Primitive
+from .autodiff.primitive import OpRecord, Primitive, record_ops
 from .autodiff.safety import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .context import enable_grad, is_grad_enabled, name_scope, no_grad

@@ -28,6 +28,7 @@ class State(NamedTuple):
     directional: int = 0        # directional mode: how many probing directions ride along (0 = off)
     policy: Any = None          # the active kinks.Policy (installed by the kink model at import)
     anomaly: bool = False       # anomaly mode: check every backward pass (kg.detect_anomaly)
+    recorder: Any = None        # record_ops(): a list that every applied primitive is appended to
 
 
 _STATE: ContextVar[State] = ContextVar("kinkgrad_state")

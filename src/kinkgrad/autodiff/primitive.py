@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -265,6 +266,8 @@ def apply(prim, args, params, directional_values=True):
     (``directional_values=False``: the kernel's own value even in directional mode, which calls this
     to get the value it then adjusts at jumps and ties.)"""
     st = _STATE.get(_DEFAULT[0])
+    if st.recorder is not None:
+        return _apply_recorded(prim, args, params, directional_values, st)
     if st.levels:
         level = _top_level(args, st.levels)
         if level is not None:
@@ -360,6 +363,41 @@ def _apply_to_sequences(prim, args, params):
     from_sequence = Rules.graph.from_sequence
     return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
                  params)
+
+
+class OpRecord(NamedTuple):
+    """One primitive applied while ``record_ops`` was active: the primitive, its inputs as given
+    (Tensors, arrays or Python values), its keyword parameters and the Tensor it returned."""
+
+    prim: Primitive
+    inputs: tuple
+    params: dict
+    output: Tensor
+
+
+@contextlib.contextmanager
+def record_ops():
+    """Record every primitive applied inside the block, in order (what an exporter or a tracing
+    compiler replays): ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``.
+
+    Only primitives are recorded (a composite such as ``gelu`` appears as the primitives it applies);
+    values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are not."""
+    ops = []
+    token = _STATE.set(_STATE.get(_DEFAULT[0])._replace(recorder=ops))
+    try:
+        yield ops
+    finally:
+        _STATE.reset(token)
+
+
+def _apply_recorded(prim, args, params, directional_values, st):
+    token = _STATE.set(st._replace(recorder=None))      # what runs inside (forward mode...) is not recorded
+    try:
+        out = apply(prim, args, params, directional_values)
+    finally:
+        _STATE.reset(token)
+    st.recorder.append(OpRecord(prim, tuple(args), dict(params), out))
+    return out
 
 
 def _cut(out, prim, args):

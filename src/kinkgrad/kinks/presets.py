@@ -76,6 +76,7 @@ TABLES = {
     "torch": {
         "abs": "default",              # sgn(x) * g: 0 at 0
         "leaky_relu": "left",          # x > 0 ? g : g * slope
+        "prelu": "left",               # x > 0 ? g : g * weight (as leaky_relu)
         "hardtanh": "default",         # 0 at both bounds (unlike clamp)
         "relu6": "default",
         "elu": "left",                 # negative branch taken at 0: alpha * exp(0)

@@ -5,6 +5,7 @@ refuses ``parameters()``, ``state_dict()`` and ``summary()`` with the ways to bu
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 from collections import OrderedDict
 from typing import ClassVar
@@ -17,6 +18,7 @@ from ..tensor import Tensor
 from ._checks import sample_shape
 
 _REGISTRY = {}      # class name -> classes defined with that name (for loading saved configs)
+_DEPTH = contextvars.ContextVar("kinkgrad_module_depth", default=0)   # module calls in progress, during audits
 
 
 class Parameter(Tensor):
@@ -48,8 +50,8 @@ class Module:
     """Base class: subclasses compute their output in ``forward`` (or Keras' ``call``) and need no
     gradient code. Parameters and sub-modules are found by walking attributes, lists and dicts.
 
-    During a ``kg.audit()`` every call runs inside ``kg.name_scope(module.name)``, so the audit counts
-    kink hits per layer; outside an audit a call is just ``forward``."""
+    During a ``kg.audit()`` the calls of the layers inside a model run inside ``kg.name_scope(layer.name)``,
+    so the audit counts kink hits per layer; outside an audit a call is just ``forward``."""
 
     _name = None
     _regularized = ()          # (regularizer attribute, parameter attribute) pairs, e.g. kernel_regularizer
@@ -108,7 +110,13 @@ class Module:
         return [m for _, m in self.named_modules()]
 
     def _own_parameters(self):
+        """(name, parameter) held by this module itself (attributes); a module that keeps its weights
+        elsewhere (an imported graph) overrides this and ``_own_buffers``."""
         return [(k, v) for k, v in vars(self).items() if isinstance(v, Parameter)]
+
+    def _own_buffers(self):
+        """(name, array) of non-trained state: the attributes listed in ``_buffers``."""
+        return [(name, getattr(self, name)) for name in getattr(self, "_buffers", ())]
 
     def _walk_state(self, prefix="", seen=None):
         """(name, parameter or buffer, is_parameter) in PyTorch's order: a module's own parameters,
@@ -118,8 +126,8 @@ class Module:
             if id(p) not in seen:
                 seen.add(id(p))
                 yield prefix + name, p, True
-        for name in getattr(self, "_buffers", ()):
-            yield prefix + name, getattr(self, name), False
+        for name, value in self._own_buffers():
+            yield prefix + name, value, False
         for name, child in self.named_children():
             yield from child._walk_state(prefix + name + ".", seen)
 
@@ -285,8 +293,15 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def _observed_call(self, args, kwargs):
-        scope = kg.name_scope(self.name) if _auditing() else contextlib.nullcontext()
-        with scope:
+        if _auditing():        # the outermost module is the caller's business; the layers inside it get scopes
+            depth = _DEPTH.get()
+            token = _DEPTH.set(depth + 1)
+            try:
+                with kg.name_scope(self.name) if depth else contextlib.nullcontext():
+                    out = self.forward(*args, **kwargs)
+            finally:
+                _DEPTH.reset(token)
+        else:
             out = self.forward(*args, **kwargs)
         for hook in list(_Spy.hooks):
             hook(self, args, out)

@@ -1,6 +1,7 @@
 """Kink telemetry for ``fit(audit=True)`` and ``evaluate(audit=True)``: one ``kg.audit()`` around the
-epoch; every layer call runs in ``kg.name_scope(layer.name)`` while an audit is active, so the report
-splits the counts per layer (plus ``loss`` and ``regularization``).
+epoch; every layer called inside the model runs in ``kg.name_scope(layer.name)`` while an audit is
+active, so the report splits the counts per layer (plus ``loss``, ``regularization``, and the model's own
+name for ops its forward runs outside any layer).
 
 Per epoch: ``hits`` (elements evaluated exactly at a kink during the backward passes), ``dependent``
 (those whose upstream gradient was nonzero: the update depended on the kink convention),
@@ -12,11 +13,8 @@ import kinkgrad as kg
 
 
 def _label(scope, root):
-    if scope is None:
-        return "(outside layers)"
-    if scope == root:
-        return root
-    return scope[len(root) + 1:] if scope.startswith(root + "/") else scope
+    """Layers are scoped by name; what ran unscoped ran in the model's own forward."""
+    return root if scope is None else scope
 
 
 def summarize(report, root):

@@ -14,8 +14,9 @@ from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
 from . import raw
-from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
+from .activations import celu, elu, gelu, mish, prelu, selu, silu, softsign, swish
 from .conv import col2im_rows, conv2d, im2col
+from .conv_transpose import conv_transpose2d
 from .elementwise import (
     add,
     cast,
@@ -142,9 +143,10 @@ __all__ = [
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
     "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",
     "hardshrink", "threshold", "median", "quantile", "cummax", "cummin", "max_pool2d", "avg_pool2d", "conv2d",
+    "conv_transpose2d",
     "select_apply", "select_transpose", "windows2d", "col2im", "im2col", "col2im_rows",
     # activations
-    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
+    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh", "prelu",
     # reductions and normalisers
     "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
     "softmax", "log_softmax", "cumsum", "softmax_cross_entropy",

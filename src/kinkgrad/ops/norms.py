@@ -21,8 +21,12 @@ def _l2_kernel(x, axis, keepdims):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
-_ZERO = Kink(lambda x: x == 0, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
-_FLAT = Kink(lambda x: x == 0, -1.0, 1.0, kind="kink", where="all elements equal (zero spread)")
+def _whole_vector_zero(x, axis=None, keepdims=False):
+    return np.broadcast_to(np.all(np.asarray(x) == 0, axis=axis, keepdims=True), np.shape(x))
+
+
+_ZERO = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
+_FLAT = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="all elements equal (zero spread)")
 
 
 def _l2_direction(m, out, x, axis, keepdims, g=None, op="norm", kink=_ZERO):
@@ -72,7 +76,12 @@ def _l2_prim(name, kink, doc):
         return gu * _l2_direction(m, out, x, axis, keepdims, gu, name, kink)
 
     def jvp(m, t, out, x, axis, keepdims):
-        return m.sum(t * _l2_direction(m, out, x, axis, keepdims, None, name, kink), axis=axis, keepdims=keepdims)
+        d = _l2_direction(m, out, x, axis, keepdims, None, name, kink)
+        policy = current()
+        if policy.preset in ("jax", "tensorflow") and name not in policy.overrides:
+            return m.sum(t * d, axis=axis, keepdims=keepdims)    # their 0 * NaN spreads, as measured
+        # kinkgrad's 'nan' marks the zero vectors; a direction that does not move one owes it nothing
+        return m.sum(m.where(t == 0, 0.0, t * d), axis=axis, keepdims=keepdims)
 
     return Primitive(name, _l2_kernel, vjp=vjp, jvp=jvp, kinks=kink, doc=doc)
 

@@ -249,8 +249,7 @@ def _order_prim(name, rules=None):
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
 
     def jvp(m, t, out, x2, **spec):
-        rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
-        return m.select_apply(t, rows, cols, vals, shape)
+        return _apply_marked(m, t, *_selection(name, _raw(x2), **spec))
 
     return Primitive(name, _order_value, vjp=vjp, jvp=jvp, kinks=tie("equal values in the row", rules),
                      doc=f"{name} along the last axis of a 2-D array")
@@ -258,6 +257,18 @@ def _order_prim(name, rules=None):
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _apply_marked(m, t, rows, cols, vals, shape):
+    """W @ t where the 'nan' rule marked some weights NaN: an output is NaN only where a marked weight
+    meets a tangent that moves its element (the tied elements a direction leaves alone owe nothing,
+    as in reverse mode, where only the tied elements' gradients are NaN)."""
+    marked = np.isnan(vals)
+    if not marked.any():
+        return m.select_apply(t, rows, cols, vals, shape)
+    out = m.select_apply(t, rows, cols, np.where(marked, 0.0, vals), shape)
+    moved = m.select_apply(m.abs(t), rows, cols, marked.astype(float), shape)
+    return m.where(moved != 0, np.nan, out)
 
 
 _PRIMS = {
@@ -435,8 +446,7 @@ def _cum_prim(name, largest):
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
 
     def jvp(m, t, out, x2):
-        rows, cols, vals, shape = _cum_selection(name, _raw(x2), largest)
-        return m.select_apply(t, rows, cols, vals, shape)
+        return _apply_marked(m, t, *_cum_selection(name, _raw(x2), largest))
 
     acc = np.maximum if largest else np.minimum
     return Primitive(name, lambda x2: acc.accumulate(x2, axis=1), vjp=vjp, jvp=jvp,

@@ -162,7 +162,10 @@ def _extreme(name, kernel, largest):
         return gu * _extreme_weights(name, out, x, axis, largest, gu)
 
     def jvp(m, t, out, x, axis, keepdims):
-        return m.sum(t * _extreme_weights(name, out, x, axis, largest), axis=axis, keepdims=keepdims)
+        w = _extreme_weights(name, out, x, axis, largest)
+        if w.dtype.kind == "f" and np.isnan(w).any():   # 'nan' marks the ties; a direction that leaves a
+            return m.sum(m.where(t == 0, 0.0, t * w), axis=axis, keepdims=keepdims)   # tied element alone owes nothing
+        return m.sum(t * w, axis=axis, keepdims=keepdims)
 
     return Primitive(name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims), vjp=vjp, jvp=jvp,
                      kinks=tie("several elements equal to the extreme"),
