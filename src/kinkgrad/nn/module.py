@@ -269,15 +269,18 @@ class Module:
     def losses(self):
         """Regularization terms (Keras' ``layer.losses``): weight penalties now, and activity
         penalties of the latest forward pass."""
+        return [t for m in self.modules() for t in m._own_losses()]
+
+    def _own_losses(self):
+        """This module's own regularization terms (not its children's)."""
         terms = []
-        for m in self.modules():
-            for reg_attr, param_attr in m._regularized:
-                reg, p = getattr(m, reg_attr, None), getattr(m, param_attr, None)
-                if reg is not None and p is not None:
-                    terms.append(reg(p))
-            act = m.__dict__.get("_activity_loss")
-            if act is not None:
-                terms.append(act)
+        for reg_attr, param_attr in self._regularized:
+            reg, p = getattr(self, reg_attr, None), getattr(self, param_attr, None)
+            if reg is not None and p is not None:
+                terms.append(reg(p))
+        act = self.__dict__.get("_activity_loss")
+        if act is not None:
+            terms.append(act)
         return terms
 
     # -- calling ---------------------------------------------------------------------------------
@@ -288,12 +291,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}: define forward(self, x) (or Keras' call(self, x))")
 
     def __call__(self, *args, **kwargs):
-        if _Spy.hooks or _auditing():
-            return self._observed_call(args, kwargs)
+        auditing = _auditing()
+        if _Spy.hooks or auditing:
+            return self._observed_call(args, kwargs, auditing)
         return self.forward(*args, **kwargs)
 
-    def _observed_call(self, args, kwargs):
-        if _auditing():        # the outermost module is the caller's business; the layers inside it get scopes
+    def _observed_call(self, args, kwargs, auditing):
+        if auditing:           # the outermost module is the caller's business; the layers inside it get scopes
             depth = _DEPTH.get()
             token = _DEPTH.set(depth + 1)
             try:

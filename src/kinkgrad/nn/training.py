@@ -96,7 +96,8 @@ class Model(Module):
     def compute_loss(self, y, y_pred, sample_weight=None):
         """The compiled loss (weighted per sample: Keras' sum(w * loss) / N) plus the layers'
         regularization terms."""
-        with kg.name_scope("loss") if _auditing() else contextlib.nullcontext():
+        auditing = _auditing()
+        with kg.name_scope("loss") if auditing else contextlib.nullcontext():
             if sample_weight is None:
                 loss = self.loss_fn(y, y_pred)
             else:
@@ -104,13 +105,14 @@ class Model(Module):
                 w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
                 loss = kg.mean(values * w)
         refs = getattr(self, "_reg_modules", None)
-        modules = refs.items if refs is not None else None
-        with kg.name_scope("regularization") if _auditing() else contextlib.nullcontext():
-            terms = self.losses if modules is None else [t for m in modules for t in m.losses]
-            if terms:
-                loss = loss + kg.sum(kg.stack([kg.reshape(t, ()) for t in terms]))
-        for m in modules if modules is not None else self.modules():
-            m.__dict__.pop("_activity_loss", None)
+        modules = refs.items if refs is not None else self.modules()
+        if modules:
+            with kg.name_scope("regularization") if auditing else contextlib.nullcontext():
+                terms = [t for m in modules for t in m._own_losses()]
+                if terms:
+                    loss = loss + kg.sum(kg.stack([kg.reshape(t, ()) for t in terms]))
+            for m in modules:
+                m.__dict__.pop("_activity_loss", None)
         return loss
 
     def train_step(self, x, y, sample_weight=None):
