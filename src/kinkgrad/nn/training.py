@@ -31,6 +31,12 @@ class History:
     def __repr__(self):
         return f"History({ {k: [round(x, 4) for x in v] for k, v in self.history.items()} })"
 
+    def plot(self):
+        """Loss, metrics and (after ``fit`` with the audit) kink counts per epoch: a matplotlib Figure."""
+        from ..plot import history
+
+        return history(self)
+
 
 class Callback:
     """Hooks called by ``fit``: ``on_epoch_end(epoch, logs)`` may set ``model.stop_training = True``."""
