@@ -54,10 +54,10 @@ def _f_values(f, xs):
         try:
             out = f(xs)
             y = np.asarray(getattr(out, "data", out), dtype=np.float64)
-            if y.shape == xs.shape:
-                return y
-        except Exception:  # noqa: BLE001  (f may accept scalars only; fall back to one call per point)
-            pass
+        except (TypeError, ValueError):      # f takes scalars only: one call per point below
+            y = None
+        if y is not None and y.shape == xs.shape:
+            return y
         return np.array([_scalar(f(np.float64(x))) for x in xs])
 
 
