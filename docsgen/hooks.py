@@ -13,11 +13,18 @@ for entry in (str(ROOT / "src"), str(ROOT)):      # document this checkout, what
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
+from docsgen.doctest_blocks import DoctestBlocks
 from docsgen.runner import figure_png, render, run_page
 
 STUDY_JSON = ROOT / "docs" / "data" / "relu0-full.json"
 STUDY_FIGURE = "figures/relu0-study.png"
 RUNS = {}
+
+
+def on_config(config):
+    """Docstring doctests render as code in the API reference (mkdocstrings reads these extensions)."""
+    config.markdown_extensions.append(DoctestBlocks())
+    return config
 
 
 def on_files(files, config):

@@ -50,6 +50,12 @@ def test_every_page_is_built_and_every_figure_is_a_png(site):
     assert all(p.name in linked for p in pngs)
 
 
+def test_api_reference_is_generated_from_the_docstrings_with_doctests_as_code(site):
+    api = _html(site, "api/core")
+    assert "Return a function computing the gradient of scalar" in api          # grad's docstring
+    assert '<span class="gp">&gt;&gt;&gt; </span>' in api and "<blockquote>" not in api   # >>> examples are code
+
+
 def test_conventions_table_is_the_table_command_computed_at_build_time(site):
     html = _html(site, "kink-policies")
     rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)

@@ -62,8 +62,8 @@ def _f_values(f, xs):
 
 
 def preset_value(f, x0, preset):
-    """The derivative of scalar ``f`` at ``x0`` under ``preset`` (``np.nan`` when the preset raises
-    ``KinkError``), computed as ``kg.grad(f, kinks=preset)`` computes it."""
+    """The derivative of ``f`` (summed to a scalar) at ``x0`` under ``preset``, as ``kg.grad(f, kinks=preset)``
+    computes it (the seeded presets with seed 0); ``None`` when the preset raises ``KinkError``."""
     seed = 0 if preset in _SEEDED else None
     try:
         return kg.grad(lambda x: kg.sum(f(x)), kinks=preset, seed=seed)(x0)
