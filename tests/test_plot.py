@@ -61,6 +61,10 @@ def test_kink_reports_presets_without_a_finite_value_in_text():
     ax_d = fig.axes[1]
     assert set(_scatter_points(ax_d)) == {"default"}
     assert "nan: nan" in _texts(fig) and "raise: KinkError" in _texts(fig)
+    # a reduction (not elementwise) is evaluated point by point; its left slope -0.0 is labelled 0
+    fig = _render(plot.kink(lambda x: kg.max(kg.stack([x, 0.0 * x])), 0.0, presets=("default",)))
+    assert fig.axes[0].lines[1].get_label() == "left slope 0"
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata(), np.maximum(fig.axes[0].lines[0].get_xdata(), 0))
 
 
 def test_presets_finds_each_kink_and_plots_every_preset_value():

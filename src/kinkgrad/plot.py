@@ -44,6 +44,11 @@ def _quiet():
         yield
 
 
+def _g(v):
+    """A number for a label: -0 prints as 0."""
+    return f"{float(v) + 0.0:g}"
+
+
 def _scalar(v):
     return float(np.asarray(getattr(v, "data", v), dtype=np.float64).reshape(()))
 
@@ -113,21 +118,21 @@ def kink(f, x0=0.0, presets=CONVENTIONS, width=1.0, num=201, name=None):
         ds[away] = [_scalar(g(np.float64(x))) for x in xs[away]]
     ax_f.plot(xs, ys, color="C0", lw=2, label=f"{name}(x)")
     half = width / 2
-    ax_f.plot([x0 - half, x0], [f0 - left * half, f0], "--", color="C1", label=f"left slope {left:g}")
-    ax_f.plot([x0, x0 + half], [f0, f0 + right * half], "--", color="C2", label=f"right slope {right:g}")
+    ax_f.plot([x0 - half, x0], [f0 - left * half, f0], "--", color="C1", label=f"left slope {_g(left)}")
+    ax_f.plot([x0, x0 + half], [f0, f0 + right * half], "--", color="C2", label=f"right slope {_g(right)}")
     ax_f.plot([x0], [f0], "o", color="k", ms=4)
     ax_f.set_ylabel(f"{name}(x)")
-    ax_f.set_title(f"{name} around x = {x0:g}")
+    ax_f.set_title(f"{name} around x = {_g(x0)}")
     ax_f.legend(loc="best", fontsize="small")
 
-    ax_d.plot(xs, ds, color="C0", lw=2, label=f"{name}'(x), x != {x0:g}")
+    ax_d.plot(xs, ds, color="C0", lw=2, label=f"{name}'(x), x != {_g(x0)}")
     ax_d.bar([x0], [hi - lo], bottom=[lo], width=width / 12, color="C4", alpha=0.3,
-             label=f"Clarke interval [{lo:g}, {hi:g}]")
+             label=f"Clarke interval [{_g(lo)}, {_g(hi)}]")
     values = _values_by_preset(f, x0, presets)
     groups, other = _grouped(values)
     for i, (v, names) in enumerate(groups.items()):
         ax_d.scatter([x0], [v], s=45, zorder=3, color=f"C{(i + 5) % 10}", label=", ".join(names))
-        ax_d.annotate(f"{', '.join(names)}: {v:g}", (x0, v), xytext=(8, 4 - 12 * (i % 2)),
+        ax_d.annotate(f"{', '.join(names)}: {_g(v)}", (x0, v), xytext=(8, 4 - 12 * (i % 2)),
                       textcoords="offset points", fontsize="small")
     if other:
         ax_d.text(0.01, 0.02, "; ".join(other), transform=ax_d.transAxes, fontsize="small", va="bottom")
@@ -173,10 +178,10 @@ def presets(op, at=None, presets=CONVENTIONS + ("zero",), name=None):
         values = _values_by_preset(op, x0, presets)
         lo, hi = kg.clarke_interval(op, x0)
         color = f"C{k % 10}"
-        ax.axhspan(lo, hi, color=color, alpha=0.12, label=f"Clarke interval at {x0:g}: [{lo:g}, {hi:g}]")
+        ax.axhspan(lo, hi, color=color, alpha=0.12, label=f"Clarke interval at {_g(x0)}: [{_g(lo)}, {_g(hi)}]")
         ys = np.array([np.nan if v is None else v for v in values.values()])
         ax.plot(pos + 0.08 * (k - (len(points) - 1) / 2), ys, "o", color=color, ms=7,
-                label=f"{name}'({x0:g})")
+                label=f"{name}'({_g(x0)})")
         for j, v in enumerate(values.values()):
             if v is None or not np.isfinite(v):       # nothing to mark: say what came out instead
                 ax.annotate("KinkError" if v is None else "nan", (pos[j], lo), fontsize="small", ha="center",
@@ -216,20 +221,20 @@ def directional(f, x0=0.0, direction=None, presets=("default", "torch", "jax", "
     fig, (ax_f, ax_b) = _figure(1, 2, figsize=(10.0, 4.2))
     ax_f.plot(ts, ys, color="C0", lw=2, label=f"{name}(x0 + t d)")
     half = width / 2
-    ax_f.plot([-half, 0.0], [f0 - left * half, f0], "--", color="C1", label=f"left slope {left:g}")
-    ax_f.plot([0.0, half], [f0, f0 + right * half], "--", color="C2", label=f"right slope {right:g}")
+    ax_f.plot([-half, 0.0], [f0 - left * half, f0], "--", color="C1", label=f"left slope {_g(left)}")
+    ax_f.plot([0.0, half], [f0, f0 + right * half], "--", color="C2", label=f"right slope {_g(right)}")
     ax_f.set_xlabel("t")
     ax_f.set_title(f"{name} along the direction d")
     ax_f.legend(loc="best", fontsize="small")
     lo, hi = min(left, right), max(left, right)
     if hi > lo:
-        ax_b.axhspan(lo, hi, color="C4", alpha=0.2, label=f"between the one-sided derivatives [{lo:g}, {hi:g}]")
+        ax_b.axhspan(lo, hi, color="C4", alpha=0.2, label=f"between the one-sided derivatives [{_g(lo)}, {_g(hi)}]")
     else:
-        ax_b.axhline(lo, color="C4", lw=2, label=f"one-sided derivatives: both {lo:g}")
+        ax_b.axhline(lo, color="C4", lw=2, label=f"one-sided derivatives: both {_g(lo)}")
     colors = ["C7"] * (len(values) - 1) + ["C2"]
     bars = ax_b.bar(np.arange(len(values)), values, color=colors)
     for rect, v in zip(bars, values):
-        ax_b.annotate(f"{v:g}", (rect.get_x() + rect.get_width() / 2, 0 if np.isnan(v) else v),
+        ax_b.annotate(f"{_g(v)}", (rect.get_x() + rect.get_width() / 2, 0 if np.isnan(v) else v),
                       xytext=(0, 3), textcoords="offset points", ha="center", fontsize="small")
     ax_b.set_xticks(np.arange(len(values)), labels)
     ax_b.set_ylabel("derivative along d at x0")
