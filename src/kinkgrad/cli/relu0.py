@@ -314,8 +314,8 @@ def figure(result):
     ax_b, ax_a = fig.subplots(1, 2)
     for k, dt in enumerate(DTYPES):
         ys = np.asarray(result["bifurcation_per_epoch"][dt]) * 100
-        ax_b.plot(np.arange(1, len(ys) + 1), ys, marker="o", ms=3, color=f"C{k}",
-                  label=f"{dt}: {result['bifurcation'][dt]:.1%} overall")
+        ax_b.plot(np.arange(1, len(ys) + 1), ys, marker="os^"[k], ms=6 - k, ls=("-", "--", ":")[k], color=f"C{k}",
+                  label=f"{dt}: {result['bifurcation'][dt]:.1%} overall")      # styles apart: curves may overlap
     ax_b.set_xlabel("epoch")
     ax_b.set_ylabel("% of mini-batches in the bifurcation zone")
     ax_b.set_ylim(-3, 103)
