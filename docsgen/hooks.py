@@ -13,8 +13,8 @@ for entry in (str(ROOT / "src"), str(ROOT)):      # document this checkout, what
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from docsgen.doctest_blocks import DoctestBlocks
-from docsgen.runner import figure_png, render, run_page
+from docsgen.doctest_blocks import DoctestBlocks  # noqa: E402  (importable once the checkout is on the path)
+from docsgen.runner import figure_png, render, run_page  # noqa: E402
 
 STUDY_JSON = ROOT / "docs" / "data" / "relu0-full.json"
 STUDY_FIGURE = "figures/relu0-study.png"
@@ -56,9 +56,9 @@ def _study_block(page_dir):
     seconds = result["seconds"]
     lines = [f"```text\n{relu0.table(result).rstrip()}\n```", "",
              f"![The ReLU'(0) study: bifurcation fraction per epoch and test accuracies]({figure})", "",
-             (f"*Recorded {result['mode']} run: kinkgrad {result['kinkgrad']}, `{s['network']}`, {seconds['bifurcation']:.0f} s "
-              f"for part (a) and {seconds['accuracy']:.0f} s for part (b) on 2 CPU cores; the numbers are in "
-              f"[relu0-full.json]({numbers}).*")]
+             (f"*Recorded {result['mode']} run: kinkgrad {result['kinkgrad']}, `{s['network']}`, "
+              f"{seconds['bifurcation']:.0f} s for part (a) and {seconds['accuracy']:.0f} s for part (b) on 2 CPU "
+              f"cores; the numbers are in [relu0-full.json]({numbers}).*")]
     return "\n".join(lines)
 
 

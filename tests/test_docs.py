@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from docsgen import readme_figure
 
+from docsgen import readme_figure
 from kinkgrad.cli import table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,12 +93,13 @@ PROBE = """<!doctype html><html><body><pre id="probe">pending</pre>
 <script>
 document.getElementById("page").addEventListener("load", function () {
   var doc = this.contentDocument;
+  var text = function (c) { return c.textContent.trim(); };
   var tables = Array.from(doc.querySelectorAll("table")).map(function (t) {
     var r = t.getBoundingClientRect();
     return {rows: t.rows.length, width: r.width, height: r.height,
-            header: Array.from(t.rows[0].cells).map(function (c) { return c.textContent.trim(); }),
-            relu: Array.from(t.rows).filter(function (row) { return row.cells[0].textContent.trim() === "relu(x) @ 0"; })
-                  .map(function (row) { return Array.from(row.cells).map(function (c) { return c.textContent.trim(); }); })};
+            header: Array.from(t.rows[0].cells).map(text),
+            relu: Array.from(t.rows).filter(function (row) { return text(row.cells[0]) === "relu(x) @ 0"; })
+                  .map(function (row) { return Array.from(row.cells).map(text); })};
   });
   var figures = Array.from(doc.images).filter(function (i) { return i.src.indexOf("/figures/") >= 0; })
     .map(function (i) { var r = i.getBoundingClientRect();

@@ -1097,9 +1097,9 @@ def test_conv2d_keeps_its_im2col_matrix_only_when_the_weight_needs_a_gradient():
     x = kg.tensor(np.ones((2, 3, 6, 6)))
     b = kg.tensor(np.zeros(4), requires_grad=True)
     frozen = kg.tensor(np.ones((4, 3, 3, 3)))
-    assert kg.conv2d(x, frozen, b, padding=1).node.res is None         # bias-only training keeps nothing
+    assert kg.conv2d(x, frozen, b, padding=1).node.saved is None         # bias-only training keeps nothing
     trained = kg.tensor(np.ones((4, 3, 3, 3)), requires_grad=True)
     y = kg.conv2d(x, trained, b, padding=1)
-    assert y.node.res is not None and y.node.res.shape == (2 * 6 * 6, 3 * 3 * 3)
+    assert y.node.saved is not None and y.node.saved.shape == (2 * 6 * 6, 3 * 3 * 3)
     y.sum().backward()
-    assert y.node.res is None                                            # freed with the graph
+    assert y.node.saved is None                                            # freed with the graph

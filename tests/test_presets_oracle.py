@@ -49,9 +49,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import kinkgrad as kg
-
 import kink_cases as kc
+import kinkgrad as kg
 
 RECORDS = kc.load_records()
 TARGET_FRAMEWORKS = set(kc.REVERSE) | set(kc.FORWARD)

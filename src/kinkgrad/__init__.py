@@ -5,24 +5,41 @@
 >>> kg.relu(x).sum().backward(); x.grad
 tensor([0., 0., 1.])
 """
-from . import ops as _ops
 from . import linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
+from . import ops as _ops
+from .allocator import reuse_freed_memory
 from .autodiff.backward import backward
 from .autodiff.primitive import Primitive
-from .autodiff.sites import name_scope
-from .autodiff.state import enable_grad, is_grad_enabled, no_grad
+from .autodiff.safety import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
-from .custom import (Function, OnceDifferentiableError, custom_gradient, custom_jvp, custom_vjp,
-                     once_differentiable, straight_through)
-from .creation import (arange, empty, eye, full, full_like, linspace, ones, ones_like, zeros,
-                       zeros_like)
-from .kinks import (PRESETS, AuditReport, Kink, KinkError, NonDifferentiableWarning, Policy, audit,
-                    get_kinks, kinks, set_kinks)
+from .context import enable_grad, is_grad_enabled, name_scope, no_grad
+from .creation import arange, empty, eye, full, full_like, ones, ones_like, zeros, zeros_like
+from .custom import (
+                     Function,
+                     OnceDifferentiableError,
+                     custom_gradient,
+                     custom_jvp,
+                     custom_vjp,
+                     once_differentiable,
+                     straight_through,
+)
+from .kinks import (
+                     PRESETS,
+                     AuditReport,
+                     Kink,
+                     KinkError,
+                     NonDifferentiableWarning,
+                     Policy,
+                     audit,
+                     get_kinks,
+                     kinks,
+                     set_kinks,
+)
 from .ops import *  # noqa: F401,F403  (every public op: kg.exp, kg.relu, kg.matmul, ...)
 from .ops import abs, max, min, pow, round, sum  # names that shadow builtins, made explicit
-from .allocator import reuse_freed_memory
+from .ops.factories import as_tensor, linspace, tensor
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 from .testing import GradcheckError, clarke_interval, gradcheck, one_sided
-from .tensor import (Tensor, as_tensor, bool_, float16, float32, float64, int32, int64, tensor)
 
 __version__ = "0.1.0"
 float = float32   # noqa: A001  (torch-style alias: kg.float is float32)

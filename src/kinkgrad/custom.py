@@ -14,7 +14,10 @@ import functools
 import numpy as np
 
 from .autodiff.primitive import Primitive, apply
-from .autodiff.state import _STATE, _set, no_grad
+from .autodiff.transforms import jvp as _jvp
+from .autodiff.transforms import vjp as _vjp
+from .context import no_grad, scoped, state
+from .kinks.policy import current
 from .tensor import Tensor, as_tensor
 
 
@@ -28,11 +31,11 @@ def _name(fn):
 
 def _value_prim(name, vjp=None, jvp=None):
     """A primitive whose forward value was computed already (passed as the ``value`` param)."""
-    return Primitive(name, lambda *xs, value, **rest: value, vjp=vjp, jvp=jvp, variadic=True,
+    return Primitive(name, lambda *xs, value, **rest: value, vjp=vjp, jvp=jvp, joint_rules=True,
                      doc=f"custom derivative rule of {name}")
 
 
-def _check_grads(name, grads, xs, tensor_mode, what="gradient"):
+def _check_grads(name, grads, xs, create_graph, what="gradient"):
     """Validate a user rule's output: one entry per input, right shapes, differentiable if needed."""
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
@@ -45,7 +48,7 @@ def _check_grads(name, grads, xs, tensor_mode, what="gradient"):
             out.append(None)
             continue
         xshape = np.shape(x.data if isinstance(x, Tensor) else x)
-        if tensor_mode:
+        if create_graph:
             if not isinstance(g, Tensor):
                 raise OnceDifferentiableError(
                     f"{name}: its {what} rule returned a NumPy array for input {i}, so it is once-differentiable; "
@@ -60,7 +63,7 @@ def _check_grads(name, grads, xs, tensor_mode, what="gradient"):
         if joint not in (gshape, xshape):     # the engine sums a broadcast gradient down to the input
             raise ValueError(f"{name}: the {what} for input {i} has shape {gshape}, which does not fit the "
                              f"input's shape {xshape}")
-        out.append(g if tensor_mode else garr)
+        out.append(g if create_graph else garr)
     return out
 
 
@@ -68,13 +71,11 @@ def _forward_scope():
     """How a custom op's own forward code runs: recorded when gradients are on (so residuals and
     closures stay differentiable for higher orders) but with no tangents or probing directions:
     forward mode goes through the custom rule, never through the code it replaces."""
-    return _set(levels=(), directional=0)
+    return scoped(levels=(), directional=0)
 
 
 def _note_surrogate():
-    from .kinks.policy import _POLICY
-
-    report = _POLICY.get().audit
+    report = current().audit
     if report is not None:
         report.surrogates += 1
 
@@ -94,9 +95,9 @@ def custom_gradient(f):
     name = f"custom_gradient({_name(f)})"
 
     def vjp(m, g, out, *xs, value, grad_fn):
-        tensor_mode = isinstance(g, Tensor)
-        grads = grad_fn(g if tensor_mode else Tensor._wrap(np.asarray(g)))
-        return _check_grads(name, grads, xs, tensor_mode)
+        create_graph = isinstance(g, Tensor)
+        grads = grad_fn(g if create_graph else Tensor._wrap(np.asarray(g)))
+        return _check_grads(name, grads, xs, create_graph)
 
     prim = _value_prim(name, vjp=vjp)
 
@@ -170,7 +171,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        st = _STATE.get()
+        st = state()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad and st.grad_enabled for a in args)
         ctx = FunctionCtx(needs)
         with no_grad(), _forward_scope():       # PyTorch runs forward without recording, too
@@ -195,15 +196,15 @@ def _function_prim(cls, index, n_out):
     name = f"{cls.__name__}.apply" + (f"[{index}]" if n_out > 1 else "")
 
     def vjp(m, g, out, *xs, value, ctx, values, index):
-        tensor_mode = isinstance(g, Tensor)
+        create_graph = isinstance(g, Tensor)
         gs = []
         for j, v in enumerate(values):
             if j == index:
-                gs.append(g if tensor_mode else Tensor._wrap(np.asarray(g)))
+                gs.append(g if create_graph else Tensor._wrap(np.asarray(g)))
             else:
                 gs.append(Tensor._wrap(np.zeros_like(v)))     # each output's node asks backward about itself
         grads = cls.backward(ctx, *gs)
-        return _check_grads(f"{cls.__name__}.backward", grads, xs, tensor_mode)
+        return _check_grads(f"{cls.__name__}.backward", grads, xs, create_graph)
 
     def jvp(m, ts, out, *xs, value, ctx, values, index):
         tangents = [t if t is not None else (Tensor._wrap(np.zeros_like(x.data if isinstance(x, Tensor) else x))
@@ -238,52 +239,61 @@ def _split(args, nondiff):
     return fixed, diff
 
 
-class custom_vjp:
-    """JAX's ``jax.custom_vjp``: ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
-    ``bwd(*nondiff_args, residuals, g) -> tuple of cotangents`` (one per differentiable argument).
-    Forward mode through it raises (there is no rule for it)."""
+class _JaxStyle:
+    """What ``custom_vjp`` and ``custom_jvp`` share: the wrapped function, its non-differentiable
+    arguments, and the call that runs the forward once and records one node carrying the rule."""
 
-    def __init__(self, fun, nondiff_argnums=()):
+    def __init__(self, fun, nondiff_argnums, kind, **rules):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff = tuple(nondiff_argnums)
-        self.fwd = self.bwd = None
-        self.prim = _value_prim(f"custom_vjp({_name(fun)})", vjp=self._vjp)
-
-    def defvjp(self, fwd, bwd):
-        self.fwd, self.bwd = fwd, bwd
-        return self
-
-    def _vjp(self, m, g, out, *xs, value, fixed, res):
-        tensor_mode = isinstance(g, Tensor)
-        cts = self.bwd(*fixed, res, g if tensor_mode else Tensor._wrap(np.asarray(g)))
-        return _check_grads(self.prim.name, cts, xs, tensor_mode, "cotangent")
+        self.prim = _value_prim(f"{kind}({_name(fun)})", **rules)
 
     def __call__(self, *args):
-        if self.fwd is None:
-            raise TypeError(f"{self.prim.name}: call defvjp(fwd, bwd) before using it")
         fixed, diff = _split(args, self.nondiff)
         diff = [as_tensor(a) if not isinstance(a, Tensor) else a for a in diff]
         full = list(args)
         for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
             full[i] = d
-        with _forward_scope():
-            out, res = self.fwd(*full)
+        out, extra = self._forward(full)
         value = out.data if isinstance(out, Tensor) else np.asarray(out)
-        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed, "res": res})
+        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed, **extra})
 
 
-class custom_jvp:
+class custom_vjp(_JaxStyle):
+    """JAX's ``jax.custom_vjp``: ``f.defvjp(fwd, bwd)`` with ``fwd(*args) -> (out, residuals)`` and
+    ``bwd(*nondiff_args, residuals, g) -> tuple of cotangents`` (one per differentiable argument).
+    Forward mode through it raises (there is no rule for it)."""
+
+    def __init__(self, fun, nondiff_argnums=()):
+        super().__init__(fun, nondiff_argnums, "custom_vjp", vjp=self._vjp)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+        return self
+
+    def _vjp(self, m, g, out, *xs, value, fixed, residuals):
+        create_graph = isinstance(g, Tensor)
+        cts = self.bwd(*fixed, residuals, g if create_graph else Tensor._wrap(np.asarray(g)))
+        return _check_grads(self.prim.name, cts, xs, create_graph, "cotangent")
+
+    def _forward(self, args):
+        if self.fwd is None:
+            raise TypeError(f"{self.prim.name}: call defvjp(fwd, bwd) before using it")
+        with _forward_scope():     # recorded: the residuals may be differentiated again
+            out, residuals = self.fwd(*args)
+        return out, {"residuals": residuals}
+
+
+class custom_jvp(_JaxStyle):
     """JAX's ``jax.custom_jvp``: ``@f.defjvp`` a rule ``rule(*nondiff_args, primals, tangents) ->
     (primal_out, tangent_out)``, linear in the tangents and written in kinkgrad ops. Reverse mode
     transposes it, as JAX does."""
 
     def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff = tuple(nondiff_argnums)
+        super().__init__(fun, nondiff_argnums, "custom_jvp", vjp=self._vjp, jvp=self._jvp)
         self.rule = None
-        self.prim = _value_prim(f"custom_jvp({_name(fun)})", vjp=self._vjp, jvp=self._jvp)
 
     def defjvp(self, rule):
         self.rule = rule
@@ -306,26 +316,17 @@ class custom_jvp:
         return self._tangent(fixed, xs, ts)
 
     def _vjp(self, m, g, out, *xs, value, fixed):
-        from .autodiff.transforms import vjp as _vjp
-
-        tensor_mode = isinstance(g, Tensor)
+        create_graph = isinstance(g, Tensor)
         zeros = [np.zeros_like(x.data if isinstance(x, Tensor) else np.asarray(x)) for x in xs]
         _, pullback = _vjp(lambda *ts: self._tangent(fixed, xs, ts), *zeros)
-        cts = pullback(g if tensor_mode else np.asarray(g))
-        return [c if tensor_mode else c.data for c in cts]
+        cts = pullback(g if create_graph else np.asarray(g))
+        return [c if create_graph else c.data for c in cts]
 
-    def __call__(self, *args):
+    def _forward(self, args):
         if self.rule is None:
             raise TypeError(f"{self.prim.name}: define the rule with @f.defjvp before using it")
-        fixed, diff = _split(args, self.nondiff)
-        diff = [as_tensor(a) if not isinstance(a, Tensor) else a for a in diff]
-        full = list(args)
-        for i, d in zip([i for i in range(len(args)) if i not in self.nondiff], diff):
-            full[i] = d
         with no_grad(), _forward_scope():
-            out = self.fun(*full)
-        value = out.data if isinstance(out, Tensor) else np.asarray(out)
-        return apply(self.prim, tuple(diff), {"value": value, "fixed": fixed})
+            return self.fun(*args), {}
 
 
 # -- straight-through estimators ------------------------------------------------------------------
@@ -333,12 +334,10 @@ def _st_vjp(m, g, out, x, value, grad_like, name):
     _note_surrogate()
     if grad_like is None:
         return (g,)
-    from .autodiff.transforms import vjp as _vjp
-
-    tensor_mode = isinstance(g, Tensor)
-    _, pullback = _vjp(grad_like, x if tensor_mode else np.asarray(x))
+    create_graph = isinstance(g, Tensor)
+    _, pullback = _vjp(grad_like, x if create_graph else np.asarray(x))
     (c,) = pullback(g)
-    return (c if tensor_mode else c.data,)
+    return (c if create_graph else c.data,)
 
 
 def _st_jvp(m, ts, out, x, value, grad_like, name):
@@ -347,13 +346,11 @@ def _st_jvp(m, ts, out, x, value, grad_like, name):
     _note_surrogate()
     if grad_like is None:
         return ts[0]
-    from .autodiff.transforms import jvp as _jvp
-
     return _jvp(grad_like, (x,), (ts[0],))[1]
 
 
 _ST = Primitive("straight_through", lambda x, value, grad_like, name: value, vjp=_st_vjp, jvp=_st_jvp,
-                variadic=True, doc="value of f, derivative of grad_like")
+                joint_rules=True, doc="value of f, derivative of grad_like")
 
 
 def straight_through(f, grad_like=None, name=None):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from .ops._declare import shape_of
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -23,8 +24,6 @@ def _reduce(values, reduction, name):
 
 
 def _residual(y_true, y_pred, name):
-    from .ops._declare import shape_of
-
     st, sp = tuple(shape_of(y_true)), tuple(shape_of(y_pred))
     if st != sp:
         raise ValueError(f"{name}: y_true has shape {st} but y_pred has shape {sp}; they must match "
@@ -140,8 +139,6 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
     """Cross-entropy with integer class labels ``y_true`` (shape (N,) or (N, 1)) against (N, C) scores."""
-    from .ops._declare import shape_of
-
     labels = np.asarray(getattr(y_true, "data", y_true))
     sp = tuple(shape_of(y_pred))
     if labels.ndim == 2 and labels.shape[1] == 1:

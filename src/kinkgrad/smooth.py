@@ -13,7 +13,7 @@ max at a tie; the value at the jump for sign and heaviside).
 | ``sign(x, eps)`` | tanh(x / eps) | at most 2 e^(-2 abs(x) / eps) away from 0 |
 | ``heaviside(x, eps)`` | sigmoid(x / eps) | at most e^(-abs(x) / eps) away from 0 |
 | ``rank(x, tau)`` | 1/2 + sum_j sigmoid((x_i - x_j) / tau) (ranks from 1) | at most (n-1) sigmoid(-gap / tau) |
-| ``sort(x, tau)`` | NeuralSort: a row-stochastic relaxation P of the sorting permutation, P x | 0 as tau -> 0 for distinct values |
+| ``sort(x, tau)`` | NeuralSort: P x, P a row-stochastic relaxation of the sort permutation | 0 as tau -> 0 |
 
 ``sparsemax`` is not a twin but a true kinked op (a projection onto the simplex); its kinks are
 where an element sits exactly on the support's threshold.
@@ -25,6 +25,7 @@ import numpy as np
 from . import ops
 from .autodiff.primitive import Primitive
 from .kinks.declare import Kink
+from .kinks.docs import documents
 from .kinks.resolve import kink_value
 
 
@@ -148,9 +149,10 @@ def _sparsemax_vjp(m, g, out, z, axis):
 
 
 _sparsemax = Primitive("sparsemax", _sparsemax_kernel, vjp=_sparsemax_vjp, jvp=_sparsemax_vjp,
-                       doc="Euclidean projection onto the probability simplex")
+                       kinks=_SPARSEMAX_KINK, doc="Euclidean projection onto the probability simplex")
 
 
+@documents("sparsemax")
 def sparsemax(z, axis=-1):
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of z onto the simplex; sparse
     probabilities. Jacobian diag(s) - s s^T / |s| on the support s. Kinks where an element sits exactly

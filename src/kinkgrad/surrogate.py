@@ -7,7 +7,7 @@ SpikingJelly and Norse:
 | grad | derivative used in backward | default |
 |---|---|---|
 | ``"sigmoid"`` | k s(kx)(1 - s(kx)), s the logistic | k = 25 (snnTorch ``sigmoid``) |
-| ``"fast_sigmoid"`` | 1 / (k abs(x) + 1)^2 (SuperSpike) | k = 25 (snnTorch ``fast_sigmoid``; Norse ``super`` uses 100) |
+| ``"fast_sigmoid"`` | 1 / (k abs(x) + 1)^2 (SuperSpike) | k = 25 (snnTorch ``fast_sigmoid``; Norse ``super``: 100) |
 | ``"atan"`` | (a / 2) / (1 + (pi a x / 2)^2) | a = 2 (snnTorch ``ATan``, SpikingJelly ``ATan``) |
 | ``"triangle"`` | k max(0, 1 - k abs(x)) | k = 1 (unit area) |
 | ``"rectangle"`` | k where abs(x) < 1 / (2k), else 0 | k = 1 (unit area, STBP) |
@@ -24,6 +24,7 @@ import numpy as np
 
 from .autodiff.primitive import Primitive
 from .custom import _note_surrogate
+from .ops import raw
 
 DEFAULT_SLOPE = {"sigmoid": 25.0, "fast_sigmoid": 25.0, "atan": 2.0, "triangle": 1.0, "rectangle": 1.0,
                  "identity": 1.0}
@@ -71,9 +72,7 @@ step = heaviside
 
 def derivative(x, grad="fast_sigmoid", slope=None):
     """The surrogate derivative itself, as a NumPy array (for plots and checks)."""
-    from .autodiff import rawops
-
     if grad not in DEFAULT_SLOPE:
         raise ValueError(f"surrogate.derivative: grad={grad!r}; choose one of {', '.join(DEFAULT_SLOPE)}")
     k = DEFAULT_SLOPE[grad] if slope is None else float(slope)
-    return np.asarray(_derivative(rawops, np.asarray(x, dtype=float), grad, k))
+    return np.asarray(_derivative(raw, np.asarray(x, dtype=float), grad, k))

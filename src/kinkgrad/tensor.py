@@ -122,31 +122,8 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"tensor({body}{extra})"
 
-    # -- autodiff -----------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (reverse mode)."""
-        from .autodiff.backward import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
-
-    def clone(self):
-        """A copy that stays in the graph (gradients flow through it)."""
-        from .ops import copy
-
-        return copy(self)
-
-    def __setitem__(self, index, value):
-        """In-place assignment, for tensors outside any graph (e.g. a gradient in a hand-written
-        backward). On a tensor that requires grad it would corrupt saved values: use kg.where."""
-        if self.requires_grad:
-            raise RuntimeError(
-                f"in-place assignment into a tensor that requires grad (shape {self.shape}) would change values "
-                "that the graph saved; build a new tensor instead, e.g. kg.where(mask, value, x)")
-        from .ops.index import _raw_index
-
-        self.data = self.data.copy() if not self.data.flags.writeable else self.data
-        self.data[_raw_index(index)] = getattr(value, "data", value)
-
+    # -- autodiff (``backward``, ``clone`` and in-place assignment are attached by the engine and
+    # the ops, which build on this module) ----------------------------------------------------
     def detach(self):
         """The same data, cut from the graph (shares memory, like PyTorch)."""
         return Tensor._wrap(self.data)
@@ -194,16 +171,17 @@ def _to_array(data, dtype=None):
     """Convert user data: Python floats/lists become float32, NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype))
-    if isinstance(data, (np.ndarray, np.generic)):
+    try:
+        if dtype is not None:
+            return np.array(data, dtype=np.dtype(dtype))
         arr = np.array(data)
-    else:
-        arr = np.array(data)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+    except ValueError as e:     # a ragged nested list, a string that is no number...
+        raise ValueError(f"tensor: cannot make an array of this {type(data).__name__}: {e}") from None
+    if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+        arr = arr.astype(np.float32)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")
+        raise TypeError(
+            f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")
     return arr
 
 

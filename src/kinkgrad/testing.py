@@ -13,7 +13,8 @@ import numpy as np
 from .autodiff.directional import seed_directions, tensor_dirs
 from .autodiff.transforms import grad
 from .kinks.audit import audit
-from .kinks.policy import _POLICY, kinks as kink_scope
+from .kinks.policy import current
+from .kinks.policy import kinks as kink_scope
 from .tensor import Tensor
 
 
@@ -156,7 +157,7 @@ def _directional_derivative(f, x, d):
     with kink_scope("directional", seed=0):
         t = Tensor._wrap(x.copy())
         t.requires_grad = True
-        seed_directions(t, _POLICY.get(), d)
+        seed_directions(t, current(), d)
         y = f(t)
         dirs = tensor_dirs(y) if isinstance(y, Tensor) else None
     if dirs is None:

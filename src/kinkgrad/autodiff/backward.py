@@ -2,6 +2,8 @@
 
 The engine, not the rules, sums cotangents back to each input's (broadcast) shape and casts them
 to the input's dtype; it also frees the graph after use, runs hooks, and accumulates ``.grad``.
+With ``create_graph`` the rules run on kinkgrad's ops (the backward pass is itself recorded, for
+higher derivatives); otherwise on NumPy.
 """
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ from operator import attrgetter
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..context import _STATE, running_op, state
 from ..kinks.cuts import describe, warn_cut
-from ..kinks.policy import _POLICY
-from . import rawops, sites
-from .primitive import Node
-from .state import _STATE
+from ..kinks.policy import current
+from ..tensor import Tensor
+from .primitive import Node, Rules
+from .safety import NEWEST, check_checksums, check_finite, check_saved
 
 
 def toposort(roots, stop=()):
@@ -40,7 +42,6 @@ def toposort(roots, stop=()):
 
 _SEQ_OF = attrgetter("seq")
 
-
 _FREED = (
     "trying to backward through the graph a second time (or to use results after it was freed): "
     "{op} already released its saved values. Pass retain_graph=True to the first backward() "
@@ -48,96 +49,130 @@ _FREED = (
 )
 
 
-def run_backward(roots, cotangents, *, tensor_mode, retain_graph, targets=None, target_names=None):
+class _Pass:
+    """One backward pass: the cotangents waiting at each node and leaf, and what cut a path."""
+
+    def __init__(self, create_graph, retain_graph, stop):
+        self.m = Rules.graph if create_graph else Rules.numpy
+        self.create_graph = create_graph
+        self.retain_graph = retain_graph
+        self.stop = stop
+        self.at_nodes = {}
+        self.at_leaves = {}
+        self.captured = {}      # cotangents reaching the ``stop`` nodes (a transform's inputs)
+        self.cuts = []          # piecewise-constant ops that passed nothing back
+        self.cut_below = []     # their inputs (nodes or leaves), where a cut path continues
+        self.directional = current().preset == "directional"
+        self.anomaly = state().anomaly
+        self.stale = NEWEST[0]  # nodes made before the newest in-place write check what they saved
+
+    def seed(self, roots, cotangents):
+        for r, g in zip(roots, cotangents):
+            acc = self.at_nodes if type(r) is Node else self.at_leaves
+            acc[r] = acc[r] + g if r in acc else g
+
+    def propagate(self, order):
+        """Pull each node's cotangent through its rules and pass the results to its parents (one
+        loop with no call per node: this is the backward pass's inner loop)."""
+        at_nodes, at_leaves, m, stop, stale = self.at_nodes, self.at_leaves, self.m, self.stop, self.stale
+        for node in order:
+            g = at_nodes.pop(node, None)
+            if g is None:
+                continue
+            if node._hooks:
+                g = run_hooks(node._hooks, g, self.create_graph, f"the output of {node.prim.name}")
+            if node in stop:
+                self.captured[node] = g
+                continue
+            if node.xs is None:
+                raise RuntimeError(_FREED.format(op=node.prim.name))
+            if node.seq < stale:
+                check_saved(node)
+            if self.anomaly and node.checksums is not None:
+                check_checksums(node)
+            xs, out = graph_tensors(node) if self.create_graph else (node.xs, node.out)
+            if node.site is not None or self.directional:
+                # resolvers inside non-elementwise rules read the op's call site and directions
+                with running_op(node.site, node if self.directional else None):
+                    cts = node.prim.cotangents(node, g, m, xs, out)
+            else:
+                cts = node.prim.cotangents(node, g, m, xs, out)
+            if self.anomaly:
+                for i, c in enumerate(cts):
+                    if c is not None and node.parents[i] is not None:
+                        check_finite(node, i, c)
+            for p, c, x in zip(node.parents, cts, node.xs):
+                if p is None:
+                    continue
+                if c is None:
+                    if node.prim.piecewise_constant:
+                        self.cuts.append((node.prim.name, node.site))
+                        self.cut_below.append(p)
+                    continue
+                if type(c) is not np.ndarray or c.shape != x.shape or c.dtype != x.dtype:   # (inlined: the
+                    c = fit(c, x, m, node.prim.name)     # common case costs no call; this runs per edge)
+                acc = at_nodes if type(p) is Node else at_leaves
+                prev = acc.get(p)
+                acc[p] = c if prev is None else prev + c
+            if not self.retain_graph:
+                node.xs = node.out = node.params = node.saved = None   # params may hold closures over a graph
+
+    def targets_result(self, targets, names):
+        """The cotangents of ``targets`` (a transform's inputs); a warning for each one every path to
+        which was cut."""
+        self.captured.update((t, self.at_leaves.get(t)) for t in targets if type(t) is not Node)
+        result = [self.captured.get(t) for t in targets]
+        if self.cuts:
+            for name, g in zip(names or [f"input {i}" for i in range(len(targets))], result):
+                if g is None:
+                    warn_cut(self.cuts, f"the gradient w.r.t. {name}")
+        return result
+
+    def accumulate_leaves(self):
+        """Add into every reached leaf's ``.grad``; a leaf that only cut paths reach, wherever the cut
+        is, gets zeros and a warning naming the op(s) that cut it."""
+        for leaf, g in self.at_leaves.items():
+            accumulate(leaf, g, self.create_graph)
+        if self.cuts:
+            for leaf in _leaves_below(self.cut_below):
+                if leaf not in self.at_leaves:
+                    warn_cut(self.cuts, f"the gradient of a leaf of shape {leaf.shape}")
+                    zero = np.zeros_like(leaf.data)
+                    accumulate(leaf, Tensor._wrap(zero) if self.create_graph else zero, self.create_graph)
+
+
+def run_backward(roots, cotangents, *, create_graph, retain_graph, targets=None, target_names=None):
     """Propagate ``cotangents`` from ``roots`` (Nodes or leaf Tensors).
 
     With ``targets`` (graph handles), return their cotangents and leave ``.grad`` untouched;
     otherwise accumulate into the ``.grad`` of every leaf reached.
     """
-    if tensor_mode:
-        from .. import ops as m
-    else:
-        m = rawops
+    run = _Pass(create_graph, retain_graph, set(targets) if targets else ())
+    run.seed(roots, cotangents)
+    # rules may divide by zero at singular points (sqrt'(0) = inf); that is the answer, not noise
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # rules may divide by zero at singular points (sqrt'(0) = inf); that is the answer, not noise
-        return _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names)
-
-
-def _run(roots, cotangents, m, tensor_mode, retain_graph, targets, target_names):
-    stop = set(targets) if targets else ()
-    grads = {}
-    for r, g in zip(roots, cotangents):
-        grads[r] = grads[r] + g if r in grads else g
-    captured = {}
-    leaf_grads = {}
-    cuts = []            # piecewise-constant ops that passed nothing back
-    seen_leaves = []
-    directional = _POLICY.get().preset == "directional"
-    for node in toposort(roots, stop):
-        g = grads.pop(node, None)
-        if g is None:
-            continue
-        if node._hooks:
-            g = _run_hooks(node._hooks, g, tensor_mode)
-        if node in stop:
-            captured[node] = g
-            continue
-        if node.xs is None:
-            raise RuntimeError(_FREED.format(op=node.prim.name))
-        if tensor_mode:
-            xs, out = _graph_tensors(node)
-        else:
-            xs, out = node.xs, node.out
-        if node.site is not None or directional:
-            # resolvers inside non-elementwise rules read the op's call site and directions here
-            sites.running.site, sites.running.node = node.site, node if directional else None
-            try:
-                cts = node.prim.cotangents(node, g, m, xs, out)
-            finally:
-                sites.running.site = sites.running.node = None
-        else:
-            cts = node.prim.cotangents(node, g, m, xs, out)
-        for p, c, x in zip(node.parents, cts, node.xs):
-            if p is None:
-                continue
-            if c is None:
-                if type(p) is not Node:
-                    seen_leaves.append(p)
-                if node.prim.piecewise_constant:
-                    cuts.append((node.prim.name, node.site))
-                continue
-            if type(c) is not np.ndarray or c.shape != x.shape or c.dtype != x.dtype:   # (inlined: the
-                c = _fit(c, x, m, node.prim.name)     # common case costs no call; this runs per edge)
-            acc = grads if type(p) is Node else leaf_grads
-            prev = acc.get(p)
-            acc[p] = c if prev is None else prev + c
-        if not retain_graph:
-            node.xs = node.out = node.params = node.res = None   # params may hold closures over a forward graph
-    for p in [r for r in roots if type(r) is not Node]:   # a root that is itself a leaf
-        if p in grads:
-            g = grads.pop(p)
-            leaf_grads[p] = leaf_grads[p] + g if p in leaf_grads else g
+        run.propagate(toposort(roots, run.stop))
     if targets is not None:
-        captured.update((t, leaf_grads.get(t)) for t in targets if type(t) is not Node)
-        result = [captured.get(t) for t in targets]
-        if cuts:
-            names = target_names or [f"input {i}" for i in range(len(targets))]
-            for name, g in zip(names, result):
-                if g is None:
-                    warn_cut(cuts, f"the gradient w.r.t. {name}")
-        return result
-    for leaf, g in leaf_grads.items():
-        _accumulate(leaf, g, tensor_mode)
-    if cuts:
-        for leaf in dict.fromkeys(seen_leaves):
-            if leaf not in leaf_grads:
-                warn_cut(cuts, f"the gradient of a leaf of shape {leaf.shape}")
-                zero = np.zeros_like(leaf.data)
-                _accumulate(leaf, Tensor._wrap(zero) if tensor_mode else zero, tensor_mode)
+        return run.targets_result(targets, target_names)
+    run.accumulate_leaves()
     return None
 
 
-def _fit(c, x, m, opname):
+def _leaves_below(starts):
+    """The leaves reachable from ``starts`` (nodes or leaves) through the graph, in a stable order."""
+    leaves, seen = {}, set()
+    stack = list(starts)
+    while stack:
+        p = stack.pop()
+        if type(p) is not Node:
+            leaves[p] = None
+        elif p not in seen:
+            seen.add(p)
+            stack.extend(q for q in p.parents if q is not None)
+    return list(leaves)
+
+
+def fit(c, x, m, opname):
     """Sum a cotangent back to its input's shape (broadcasting) and cast it to the input's dtype."""
     if type(c) is np.ndarray and c.shape == x.shape and c.dtype == x.dtype:
         return c            # the common case, checked first: it runs once per edge of every backward
@@ -153,7 +188,7 @@ def _fit(c, x, m, opname):
     return c
 
 
-def _graph_tensors(node):
+def graph_tensors(node):
     """Rebuild a node's inputs and output as tensors wired into the graph (for create_graph),
     with the forward-mode tangents they carried, if any."""
     in_tangents, out_tangents = node.tangents or (None, None)
@@ -177,26 +212,37 @@ def _graph_tensors(node):
     return xs, out
 
 
-def _run_hooks(hooks, g, tensor_mode):
+def run_hooks(hooks, g, create_graph, where):
+    """Run ``hooks`` on the gradient ``g`` (of a node's output or a leaf); a hook that returns
+    something replaces ``g``, which must keep its shape and dtype."""
     for hook in list(hooks):
-        gt = g if tensor_mode else Tensor._wrap(np.asarray(g))
+        gt = g if create_graph else Tensor._wrap(np.asarray(g))
         r = hook(gt)
         if r is not None:
-            g = r if tensor_mode else np.asarray(r.data if isinstance(r, Tensor) else r)
+            name = getattr(hook, "__qualname__", repr(hook))
+            if not isinstance(r, (Tensor, np.ndarray)):
+                raise TypeError(f"hook {name} (on {where}) returned a {type(r).__name__}; return a tensor (or None)")
+            new = r if create_graph and isinstance(r, Tensor) else np.asarray(r.data if isinstance(r, Tensor) else r)
+            if tuple(new.shape) != tuple(np.shape(g)) or new.dtype != gt.dtype:
+                raise RuntimeError(
+                    f"hook {name} (on {where}) returned a gradient of shape {tuple(new.shape)} {new.dtype}, but the "
+                    f"gradient it received has shape {tuple(np.shape(g))} {gt.dtype}; return one of the same shape "
+                    "and dtype (or None to keep it)")
+            g = new if not create_graph or isinstance(new, Tensor) else Tensor._wrap(new)
     return g
 
 
-def _accumulate(leaf, g, tensor_mode):
+def accumulate(leaf, g, create_graph):
     if leaf._hooks:
-        g = _run_hooks(leaf._hooks, g, tensor_mode)
-    if not tensor_mode:
+        g = run_hooks(leaf._hooks, g, create_graph, f"a leaf of shape {leaf.shape}")
+    if not create_graph:
         g = np.asarray(g)
         if g.base is not None or not g.flags.writeable:
             g = g.copy()   # never hand out a view of another array as .grad
         g = Tensor._wrap(g)
     if leaf.grad is None:
         leaf.grad = g
-    elif tensor_mode:
+    elif create_graph:
         leaf.grad = leaf.grad + g
     else:
         leaf.grad = Tensor._wrap(leaf.grad.data + g.data)
@@ -216,7 +262,7 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
             "backward(): this tensor does not require grad and has no grad_fn, so there is nothing "
             "to differentiate; did you create the inputs with requires_grad=True, or compute it "
             "under kg.no_grad()?")
-    st = _STATE.get()
+    st = state()
     if not create_graph and st.grad_enabled and (st.depth or st.levels):
         # inside a transform the enclosing computation differentiates what this backward produces;
         # a plain backward would hand it constants (.grad with no dependence on the transform's
@@ -228,17 +274,16 @@ def backward(root, grad=None, retain_graph=False, create_graph=False):
             "backward() under kg.no_grad() if the transform does not depend on it.")
     g = _seed_cotangent(root, grad, create_graph)
     ref = root.node if root.node is not None else root
-    tensor_mode = bool(create_graph)
-    # grad mode set by token, not through the _set context manager: this runs once per backward()
-    # and the generator-based manager costs ~2 us of a 60-op chain's ~200
-    token = _STATE.set(st._replace(grad_enabled=tensor_mode))
+    # grad mode set by token, not through a generator context manager: this runs once per
+    # backward() and the generator-based manager costs ~2 us of a 60-op chain's ~200
+    token = _STATE.set(st._replace(grad_enabled=bool(create_graph)))
     try:
-        run_backward([ref], [g], tensor_mode=tensor_mode, retain_graph=retain_graph or create_graph)
+        run_backward([ref], [g], create_graph=bool(create_graph), retain_graph=retain_graph or create_graph)
     finally:
         _STATE.reset(token)
 
 
-def _seed_cotangent(root, grad, tensor_mode):
+def _seed_cotangent(root, grad, create_graph):
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -246,11 +291,21 @@ def _seed_cotangent(root, grad, tensor_mode):
                 f"shape {root.shape}; call .sum() first or pass grad= with that shape")
         g = np.ones_like(root.data)
     else:
-        g = grad.data if isinstance(grad, Tensor) and not tensor_mode else grad
+        g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
+            if np.asarray(g).dtype.kind not in "biuf":
+                raise TypeError(f"backward(): grad must be a tensor or an array of numbers, got {type(grad).__name__}")
             g = np.asarray(g, dtype=root.dtype)
         if g.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {g.shape} but the tensor has shape {root.shape}")
-        if tensor_mode:
+        if create_graph:
             return g if isinstance(g, Tensor) else Tensor._wrap(g)
-    return Tensor._wrap(g) if tensor_mode else g
+    return Tensor._wrap(g) if create_graph else g
+
+
+def _tensor_backward(self, grad=None, retain_graph=False, create_graph=False):
+    """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (reverse mode)."""
+    backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+
+Tensor.backward = _tensor_backward

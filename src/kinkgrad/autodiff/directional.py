@@ -16,13 +16,16 @@ what locating the kinks costs, nothing more.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from ..kinks.policy import _POLICY
+from ..context import running, running_op
+from ..kinks.policy import current
+from ..kinks.resolve import first_nonzero_sign
 from ..tensor import Tensor
-from . import rawops
-from .primitive import Node, _resolve, _tangent_product, apply
-from .sites import running
+from . import primitive
+from .primitive import Node, Rules, apply
 
 MAX_DEPTH = 3     # kg.grad retries with up to this many directions while some kink stays undecided
 _NONE = ()        # memo marker: this node's output has no tangent (it does not depend on the inputs)
@@ -47,7 +50,7 @@ def _leaf_dirs(t):
     if d is not None:
         return d[1]
     if t.requires_grad and t.data.dtype.kind == "f":
-        seed_directions(t, _POLICY.get())
+        seed_directions(t, current())
         return t._dir[1]
     return None
 
@@ -80,28 +83,25 @@ def node_input_dirs(node):
 
 
 def _compute(n):
+    """A node's output tangents along every direction, from its primitive's own rules on NumPy;
+    elementwise ops also keep the partials they resolved, which the backward pass reuses."""
     dirs = [_ref_dirs(p) for p in n.parents]
     if n.xs is None:
         raise RuntimeError(f"directional mode: {n.prim.name}'s saved values were already freed; run the "
                            "forward and backward passes inside the same kg.kinks('directional') block")
-    if all(d is None for d in dirs) or not n.prim.differentiable:
-        n.dirs, n.dirs_out = dirs, _NONE
-        return
-    running.dirs = dirs
-    try:
-        n.dirs_out, n.partials = _tangents(n.prim, dirs, n.out, n.xs, n.params)
-    finally:
-        running.dirs = None
     n.dirs = dirs
-
-
-def input_dirs():
-    """For resolvers inside an op's rules: the tangents of the running op's inputs (or None)."""
-    if running.dirs is not None:
-        return running.dirs
-    if running.node is not None:
-        return node_input_dirs(running.node)
-    return None
+    if all(d is None for d in dirs) or not n.prim.differentiable:
+        n.dirs_out = _NONE
+        return
+    prim, xs, out = n.prim, n.xs, n.out
+    m = Rules.numpy
+    with running_op(running().site, lambda: dirs):
+        if prim.derivs is not None:
+            n.partials = {i: prim.partial(i, m, out, xs, xs, n.params, directions=dirs)
+                          for i, d in enumerate(dirs) if d is not None and prim.derivs[i] is not None}
+        K = max(len(d) for d in dirs if d is not None)
+        n.dirs_out = [_as_output_tangent(prim.tangent(m, [d[k] if d is not None else None for d in dirs], out, xs,
+                                                      n.params, xs, n.partials), out) for k in range(K)]
 
 
 def tensor_dirs(a):
@@ -115,22 +115,10 @@ def tensor_dirs(a):
     return _leaf_dirs(a) if a.requires_grad or a._dir is not None else None
 
 
-def first_nonzero_sign(switches):
-    """Elementwise sign of the first nonzero entry of ``switches`` (a list of arrays): +1 / -1, 0 if all 0.
-    Also returns how many elements each direction decided."""
-    sign = np.sign(switches[0])
-    counts = [int(np.count_nonzero(sign))]
-    for s in switches[1:]:
-        take = (sign == 0) & (np.sign(s) != 0)
-        sign = np.where(take, np.sign(s), sign)
-        counts.append(int(np.count_nonzero(take)))
-    return sign, counts
-
-
 def apply_directional(prim, args, params):
     """Values that jump at a point are taken on the piece active along the directions: comparisons
     at exact equality, and step-like ops (sign, floor, round, heaviside...) at their jumps."""
-    out = apply(prim, args, params, plain=True)
+    out = apply(prim, args, params, directional_values=False)
     if prim.tie_break is not None:
         return _compare(prim, args, out)
     return _jump(prim, args, params, out)
@@ -175,67 +163,22 @@ def _jump(prim, args, params, out):
     step = np.zeros(at.shape)
     step[at] = sign
     nudged = np.where(step > 0, np.nextafter(xs[0], np.inf), np.where(step < 0, np.nextafter(xs[0], -np.inf), xs[0]))
-    value = prim.impl(nudged, *xs[1:], **params)
-    value = value[0] if prim.residual is not None else value
-    out.data = np.asarray(value).astype(out.data.dtype, copy=False)
+    out.data = np.asarray(prim.kernel(nudged, *xs[1:], **params)).astype(out.data.dtype, copy=False)
     _certify(prim.name, counts, len(sign))
     return out
 
 
 def _certify(op, counts, total):
-    audit = _POLICY.get().audit
+    audit = current().audit
     if audit is not None and total:
-        audit.record_directional(op, running.site, counts, total)
+        audit.record_directional(op, running().site, counts, total)
 
 
-def _tangents(prim, dirs, out, xs, params):
-    """The output's tangent along each direction, from the primitive's own rules run on NumPy;
-    also the resolved partial derivatives (elementwise ops), which the backward pass reuses."""
-    m = rawops
-    K = max(len(d) for d in dirs if d is not None)
-    result = []
-    if prim.derivs is not None:
-        partials = {}
-        for i, d in enumerate(dirs):
-            if d is None or prim.derivs[i] is None:
-                continue
-            p = prim.derivs[i](m, out, *xs, **params)
-            if prim.kinks is not None:
-                p = _resolve(prim, i, p, m, xs, params, None, None, dirs)
-            partials[i] = p
-        for k in range(K):
-            total = None
-            for i, p in partials.items():
-                term = _tangent_product(prim, m, dirs[i][k], p)
-                total = term if total is None else total + term
-            result.append(_fit(total, out))
-        return result, partials
-    for k in range(K):
-        ts = [d[k] if d is not None else None for d in dirs]
-        if prim.variadic and prim.jvps is not None:
-            result.append(_fit(prim.jvps[0](m, ts, out, *xs, **params), out))
-            continue
-        total = None
-        for i, t in enumerate(ts):
-            if t is None:
-                continue
-            if prim.linear:
-                a = list(xs)
-                a[i] = t
-                term = prim.impl(*a, **params)
-                term = term[0] if prim.residual is not None else term
-            elif prim.jvps is not None and i < len(prim.jvps) and prim.jvps[i] is not None:
-                term = prim.jvps[i](m, t, out, *xs, **params)
-            else:
-                raise NotImplementedError(f"{prim.name}: no forward rule for argument {i}, so directional "
-                                          "mode cannot follow it")
-            total = term if total is None else total + term
-        result.append(_fit(total, out))
-    return result, None
-
-
-def _fit(t, out):
+def _as_output_tangent(t, out):
     t = np.asarray(t if t is not None else np.zeros_like(out))
     if t.shape != out.shape:
         t = np.broadcast_to(t, out.shape)
     return t.astype(out.dtype, copy=False)
+
+
+primitive.DIRECTIONAL[0] = sys.modules[__name__]

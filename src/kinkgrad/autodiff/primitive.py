@@ -1,66 +1,77 @@
 """Primitives: the one place where an operation's forward kernel and derivative rules are declared.
 
-A primitive states its derivative once and both modes are generated from it:
+A primitive states its derivative once and every mode is computed from it:
 
 * elementwise ops give ``derivs``: one function per input returning the partial derivative
-  ``∂out/∂x_i``; reverse mode multiplies it by the cotangent ``g``, forward mode by the tangent
-  ``t``, so the two modes cannot disagree (not even at a kink);
+  ``∂out/∂x_i``; reverse mode multiplies it by the cotangent ``g``, forward and directional mode by
+  the tangent ``t`` (``Primitive.partial`` is the one place where the kink policy and NaN-safety
+  apply, for all three);
 * other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
   input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
   differentiable input, so its JVP is the op itself applied to the tangent);
 * an op whose forward kernel computes something one input's gradient needs again (a convolution's
   im2col matrix, for the weight) declares ``residual=i`` (that input's index): the kernel returns
-  ``(out, residual)``, the node keeps the residual only when input i needs a gradient, and the
-  reverse rules get it as ``res=`` (a NumPy value, for the plain backward only: a rule running on
+  ``(out, saved)``, the node keeps ``saved`` only when input i needs a gradient, and the reverse
+  rules get it as ``saved=`` (a NumPy value, for the plain backward only: a rule running on
   kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
 
 Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
-(``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
-kinkgrad itself and the same rule builds a differentiable graph, so higher derivatives come free.
+(``Rules.numpy``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m``
+is kinkgrad's ops themselves (``Rules.graph``) and the same rule builds a differentiable graph, so
+higher derivatives come free.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import numpy as np
 
+from ..context import _DEFAULT, _STATE, scoped, state, user_site
+from ..kinks.declare import register
+from ..kinks.policy import current
 from ..kinks.resolve import resolve_elementwise
-from ..kinks.policy import _POLICY
-from . import rawops as _rawops
 from ..tensor import Tensor
-from .sites import user_site
-from .state import _STATE, levels_below
+from .safety import SEQ, checksums
 
 
 class Primitive:
-    """A named operation with its forward kernel, derivative rules and optional kink declaration."""
+    """A named operation with its forward kernel, derivative rules and optional kink declaration.
+
+    ``joint_rules``: one vjp returning every cotangent and one jvp taking every tangent (ops with a
+    variable number of inputs); ``exact_zero_partials``: some partials are exactly 0 where an input
+    is not selected (relu below 0, the loser of maximum), and forward mode keeps those products 0
+    even against an infinite tangent; ``singular``: the derivative can be inf/NaN (sqrt, log, 1/x),
+    and reverse mode keeps a zero cotangent's products 0; ``tie_break(sign)``: a comparison's result
+    at equality given the sign of the tangent difference (directional mode).
+    """
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
-                 "piecewise_constant", "variadic", "singular", "tie_break", "selects",
-                 "unary", "residual", "doc")
+                 "piecewise_constant", "joint_rules", "singular", "tie_break", "exact_zero_partials",
+                 "fast_path", "residual", "doc")
 
     def __init__(self, name, impl, *, derivs=None, vjp=None, jvp=None, linear=False, kinks=None,
-                 differentiable=True, piecewise_constant=False, variadic=False, singular=False, tie_break=None,
-                 selects=False, residual=None, doc=None):
+                 differentiable=True, piecewise_constant=False, joint_rules=False, singular=False, tie_break=None,
+                 exact_zero_partials=False, residual=None, doc=None):
         self.name = name
         self.impl = impl
-        self.derivs = _as_tuple(derivs)
-        self.vjps = _as_tuple(vjp)
-        self.jvps = _as_tuple(jvp)
+        self.derivs = _rules(derivs)
+        self.vjps = _rules(vjp)
+        self.jvps = _rules(jvp)
         self.linear = linear
-        self.kinks = kinks                  # a kinks.Kink (or per-input tuple), or None when smooth
+        self.kinks = kinks                  # a kinks.Kink (for every input) or one per input; None when smooth
         self.differentiable = differentiable
         self.piecewise_constant = piecewise_constant
-        self.variadic = variadic            # one vjp returning every cotangent; one jvp taking every tangent
-        self.singular = singular            # derivative can be inf/NaN (sqrt, log, 1/x...): mask zero seeds
-        self.tie_break = tie_break          # comparisons: the result at equality, given the sign of the
-                                            # first nonzero tangent difference (directional mode)
-        self.selects = selects or piecewise_constant   # some partials are exactly 0 (an unselected input)
-        self.unary = (self.derivs is not None and len(self.derivs) == 1 and not singular
-                      and not piecewise_constant)
-        self.residual = residual            # None, or the input whose gradient uses what the kernel saved:
-                                            # the kernel then returns (out, residual); vjps get res=
+        self.joint_rules = joint_rules
+        self.singular = singular
+        self.tie_break = tie_break
+        self.exact_zero_partials = exact_zero_partials or piecewise_constant
+        # one input, no NaN masking, no cut detection: the reverse pass takes a shortcut
+        self.fast_path = derivs is not None and len(self.derivs) == 1 and not singular and not piecewise_constant
+        self.residual = residual
         self.doc = doc
+        if kinks is not None:
+            register(name, kinks)
 
     def __call__(self, *args, **params):
         return apply(self, args, params)
@@ -68,146 +79,135 @@ class Primitive:
     def __repr__(self):
         return f"<primitive {self.name}>"
 
-    # -- reverse mode -------------------------------------------------------------------------
-    def cotangents(self, node, g, m, xs, out):
-        """One cotangent per input (None where the input needs none)."""
-        params = node.params
-        parents = node.parents
-        if self.unary and node.partials is None:
-            # one input, no singular masking, no cut detection: the path most ops of a network take
-            d = self.derivs[0](m, out, *xs, **params)
-            if self.kinks is not None:
-                d = _resolve(self, 0, d, m, node.xs, params, g, node.site, node)
-            return (g * d,)
-        if self.derivs is not None:
-            kinks = self.kinks
-            res = []
-            cached = node.partials
-            for i, p in enumerate(parents):
-                if p is None:
-                    res.append(None)
-                    continue
-                if cached is not None and i in cached and m is _rawops and _POLICY.get().audit is None:
-                    res.append(_masked_product(m, g, cached[i]) if self.singular else g * cached[i])
-                    continue
-                d = self.derivs[i](m, out, *xs, **params)
-                if kinks is not None:
-                    d = _resolve(self, i, d, m, node.xs, params, g, node.site, node)
-                if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
-                    res.append(None)    # no contribution: lets the engine see that this op cut the path
-                    continue
-                res.append(_masked_product(m, g, d) if self.singular else g * d)
-            return res
-        if self.vjps is None:
-            raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
-        vjps = self.vjps
-        if self.residual is not None:
-            params = {**params, "res": node.res}
-        if self.variadic:
-            return vjps[0](m, g, out, *xs, **params)
-        res = []
-        for i, p in enumerate(parents):
-            if p is None:
-                res.append(None)
-            elif i >= len(vjps) or vjps[i] is None:
-                raise NotImplementedError(
-                    f"{self.name}: the derivative with respect to argument {i} is not implemented")
-            else:
-                res.append(vjps[i](m, g, out, *xs, **params))
-        return res
+    # -- the derivative, for every mode ----------------------------------------------------------
+    def partial(self, i, m, out, xs, raw_xs, params, g=None, site=None, directions=None):
+        """∂out/∂x_i of an elementwise op with the kink policy applied: reverse, forward and
+        directional mode all take their derivatives from here (``g``: the upstream cotangent or
+        tangent, for the audit; ``directions``: the inputs' probing tangents, directional mode)."""
+        d = self.derivs[i](m, out, *xs, **params)
+        if self.kinks is not None:
+            d = resolve_elementwise(self.name, self.kinks, i, d, m, raw_xs, params, g, site, directions)
+        return d
 
-    # -- forward mode -------------------------------------------------------------------------
-    def tangent(self, ts, out, xs, params):
-        """The output tangent given input tangents ``ts`` (None = zero), written in kinkgrad ops."""
-        from .. import ops as m
-
-        if self.variadic and self.jvps is not None:
+    def tangent(self, m, ts, out, xs, params, raw_xs=None, partials=None):
+        """The output tangent ``Σ_i ∂out/∂x_i t_i`` for input tangents ``ts`` (None = zero): forward
+        mode (``m`` = kinkgrad ops) and directional mode (``m`` = NumPy, ``partials`` resolved once
+        for every direction)."""
+        if self.joint_rules and self.jvps is not None:
             return self.jvps[0](m, ts, out, *xs, **params)
         total = None
         for i, t in enumerate(ts):
             if t is None:
                 continue
             if self.derivs is not None:
-                d = self.derivs[i](m, out, *xs, **params)
-                if self.kinks is not None:
-                    d = _resolve(self, i, d, m, [x.data if isinstance(x, Tensor) else x for x in xs], params, t)
-                term = _tangent_product(self, m, t, d)
+                d = partials[i] if partials is not None else self.partial(i, m, out, xs, raw_xs, params, t)
+                term = tangent_product(self, m, t, d)
             elif self.linear:
                 args = list(xs)
                 args[i] = t
-                term = self(*args, **params)
+                term = self(*args, **params) if m is not Rules.numpy else self.kernel(*args, **params)
             elif self.jvps is not None and i < len(self.jvps) and self.jvps[i] is not None:
                 term = self.jvps[i](m, t, out, *xs, **params)
             else:
                 raise NotImplementedError(
                     f"{self.name}: forward mode (jvp) with respect to argument {i} is not implemented")
             total = term if total is None else total + term
-        if total is not None and total.shape != out.shape:
-            total = m.broadcast_to(total, out.shape)
         return total
 
+    def cotangents(self, node, g, m, xs, out):
+        """One cotangent per input (None where the input needs none, or where a piecewise-constant
+        op passes nothing back: the engine then knows this op cut the path)."""
+        params = node.params
+        if self.fast_path and node.partials is None:
+            # Primitive.partial inlined: the path most ops of a network take, once per node per backward
+            d = self.derivs[0](m, out, *xs, **params)
+            if self.kinks is not None:
+                d = resolve_elementwise(self.name, self.kinks, 0, d, m, node.xs, params, g, node.site, node)
+            return (g * d,)
+        if self.derivs is not None:
+            # partials that directional mode's forward probe decided, reused by a plain backward
+            # (one that records a graph, or an audit, takes them from the rules again)
+            decided = node.partials if m is Rules.numpy and node.partials and current().audit is None else ()
+            cts = []
+            for i, p in enumerate(node.parents):
+                if p is None:
+                    cts.append(None)
+                    continue
+                if i in decided:
+                    d = decided[i]
+                else:
+                    d = self.partial(i, m, out, xs, node.xs, params, g, node.site, node)
+                if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
+                    cts.append(None)
+                    continue
+                cts.append(masked_product(m, g, d) if self.singular else g * d)
+            return cts
+        if self.vjps is None:
+            raise NotImplementedError(f"{self.name}: no reverse-mode (vjp) rule is defined")
+        if self.residual is not None:
+            params = {**params, "saved": node.saved}
+        if self.joint_rules:
+            return self.vjps[0](m, g, out, *xs, **params)
+        cts = []
+        for i, p in enumerate(node.parents):
+            if p is None:
+                cts.append(None)
+            elif i >= len(self.vjps) or self.vjps[i] is None:
+                raise NotImplementedError(
+                    f"{self.name}: the derivative with respect to argument {i} is not implemented")
+            else:
+                cts.append(self.vjps[i](m, g, out, *xs, **params))
+        return cts
 
-def _as_tuple(rules):
+    def kernel(self, *xs, **params):
+        """The forward value alone (a residual kernel's saved value dropped)."""
+        out = self.impl(*xs, **params)
+        return out[0] if self.residual is not None else out
+
+
+def _rules(rules):
     if rules is None or isinstance(rules, tuple):
         return rules
     return (rules,)
 
 
-def _masked_product(m, g, d):
-    """Reverse mode's NaN-safety: ``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d``
-    is inf or NaN.
-
-    A branch that ``where`` did not select receives a zero cotangent, and its own singular
-    derivative (sqrt'(0) = inf, log'(0) = inf) must not turn that zero into NaN. Only ops declared
-    ``singular`` pay for the check, and only when ``d`` is not finite.
-    """
+# -- NaN-safe products ------------------------------------------------------------------------------
+def masked_product(m, g, d):
+    """Reverse mode's ``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d`` is inf or NaN:
+    a branch that ``where`` did not select receives a zero cotangent, and its own singular
+    derivative (sqrt'(0) = inf) must not turn that zero into NaN. Checked only when ``d`` is not
+    finite, and only for ops declared ``singular``."""
     if isinstance(d, np.ndarray) and isinstance(g, np.ndarray) and np.isfinite(d).all():
         return g * d
     return m.where(g == 0, 0.0, g * d)
 
 
-def _tangent_product(prim, m, t, d):
-    """Forward mode's NaN-safe ``t * d`` (see ``_selected_product`` and ``_zero_tangent_product``)."""
-    if prim.selects and prim.singular:
-        return _selected_product(m, t, d) if isinstance(d, np.ndarray) and np.isfinite(d).all() \
-            else _zero_tangent_product(m, t, d)
-    if prim.selects:
-        return _selected_product(m, t, d)
-    if prim.singular:
-        return _zero_tangent_product(m, t, d)
+def tangent_product(prim, m, t, d):
+    """Forward mode's ``t * d``, NaN-safe both ways: a zero *partial* (an input the op did not select)
+    wins over an infinite tangent (max(sqrt(x), 1) at 0); a zero tangent wins over an infinite
+    partial (sqrt at 0 along a direction that does not move x), while 0 times a NaN partial stays
+    NaN (0/0 has no derivative at all)."""
+    finite_d = isinstance(d, np.ndarray) and np.isfinite(d).all()
+    if prim.exact_zero_partials and not (prim.singular and not finite_d):
+        finite_t = np.isfinite(t).all() if isinstance(t, np.ndarray) else (
+            not isinstance(t, Tensor) and np.isfinite(t))
+        return t * d if finite_t else m.where(d == 0, 0.0, t * d)
+    if prim.singular and not finite_d:
+        return m.where((t == 0) & m.isinf(d), 0.0, t * d)
     return t * d
 
 
-def _zero_tangent_product(m, t, d):
-    """A zero tangent times an *infinite* partial is 0 (sqrt at 0 along a direction that does not
-    move x), while a zero tangent times a NaN partial stays NaN (0/0 has no derivative at all)."""
-    if isinstance(d, np.ndarray) and np.isfinite(d).all():
-        return t * d
-    return m.where((t == 0) & m.isinf(d), 0.0, t * d)
+# -- applying a primitive: the hot path of every operation -------------------------------------------
+DIRECTIONAL = [None]          # the directional-mode module (installed by it): tangents on demand
 
 
-def _selected_product(m, t, d):
-    """Forward mode's NaN-safety: ``t * d`` that is exactly 0 wherever the partial ``d`` is 0 (an
-    input the op did not select), even where the incoming tangent is inf or NaN.
+class Rules:
+    """The two namespaces derivative rules are written against, installed by ``kinkgrad.ops``:
+    ``numpy`` (a plain backward pass and directional mode, at NumPy speed) and ``graph`` (kinkgrad's
+    own ops, so the rules build a differentiable graph: create_graph, forward mode)."""
 
-    The dual of ``_masked_product``: in reverse mode a zero *cotangent* must win over a singular
-    partial; in forward mode a zero *partial* must win over a singular tangent (max(sqrt(x), 1)
-    at 0).
-    """
-    if isinstance(t, np.ndarray) and np.isfinite(t).all():
-        return t * d
-    if not isinstance(t, (np.ndarray, Tensor)) and np.isfinite(t):
-        return t * d
-    return m.where(d == 0, 0.0, t * d)
-
-
-_resolve = resolve_elementwise   # the single choke point for every derivative at a kink
-
-
-# ---------------------------------------------------------------------------------------------
-# Applying a primitive: the hot path of every operation.
-# ---------------------------------------------------------------------------------------------
-_SEQ = itertools.count()
+    numpy = None
+    graph = None
 
 
 class Node:
@@ -218,12 +218,12 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
-                 "partials", "seq", "res", "__weakref__")
+                 "partials", "seq", "saved", "checksums", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         # creation order is a topological order (an op's inputs exist before it), so the backward
         # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
-        self.seq = next(_SEQ)
+        self.seq = next(SEQ)
         self.prim = prim
         self.parents = parents
         self.xs = xs
@@ -235,55 +235,82 @@ class Node:
         self.tangents = None
         self.site = None        # the user's file:line, recorded only when an audit or warning may need it
         self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
-        self.dirs_out = None    # and the output's (computed on demand, memoized)
-        self.partials = None    # directional mode: the partial derivatives chosen at the kinks
-        self.res = None         # what a residual kernel saved for the backward pass
+        self.dirs_out = None    # and the output's (computed on demand, memoized),
+        self.partials = None    # and the partial derivatives chosen at the kinks
+        self.saved = None       # what a residual kernel saved for the backward pass
+        self.checksums = None   # anomaly mode: of the saved values, to catch raw NumPy writes
 
     @property
     def name(self):
         return self.prim.name
 
+    def __call__(self):
+        """The tangents of this node's inputs along the probing directions (directional mode): a
+        node is the directions provider the resolver is handed."""
+        return DIRECTIONAL[0].node_input_dirs(self)
+
     def __repr__(self):
         return f"<{self.prim.name} node>"
 
 
-def _ref(a):
+def graph_handle(a):
     """The graph handle of an input: its node, itself if it is a leaf needing grad, else None."""
     if a.node is not None:
         return a.node
     return a if a.requires_grad else None
 
 
-def apply(prim, args, params, plain=False):
-    st = _STATE.get()
+def apply(prim, args, params, directional_values=True):
+    """Run ``prim`` on ``args`` and record it for reverse mode when some input needs a gradient.
+    (``directional_values=False``: the kernel's own value even in directional mode, which calls this
+    to get the value it then adjusts at jumps and ties.)"""
+    st = _STATE.get(_DEFAULT[0])
     if st.levels:
         level = _top_level(args, st.levels)
         if level is not None:
             return _apply_forward_mode(prim, args, params, level)
-    if st.directional and (prim.tie_break is not None or prim.piecewise_constant) and not plain:
-        return _directional().apply_directional(prim, args, params)
+    if st.directional and (prim.tie_break is not None or prim.piecewise_constant) and directional_values:
+        return DIRECTIONAL[0].apply_directional(prim, args, params)
     if len(args) == 1:
         # one and two inputs unrolled: a comprehension is a function call of its own, ~10% of an
         # op's overhead (a 60-op chain, forward + backward: 3.7 -> 3.4 us per op)
         a = args[0]
-        xs = (a.data,) if isinstance(a, Tensor) else (a,)
+        if isinstance(a, Tensor):
+            xs = (a.data,)
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (a,)
     elif len(args) == 2:
         a, b = args
-        xs = (a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+        if isinstance(a, Tensor):
+            xa = a.data
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xa = a
+        if isinstance(b, Tensor):
+            xs = (xa, b.data)
+        elif type(b) in _SEQUENCES and holds_tensor(b):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (xa, b)
     else:
+        if any(type(a) in _SEQUENCES and holds_tensor(a) for a in args):
+            return _apply_to_sequences(prim, args, params)
         xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
     except (ValueError, TypeError, IndexError) as e:
         raise _op_error(prim, xs, e) from None
-    res = None
+    saved = None
     if prim.residual is not None:
-        out, res = out
+        out, saved = out
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if st.grad_enabled:
-        # graph handles of the inputs (their node, the leaf itself, or None), built inline: this
-        # loop runs for every op, and a helper call per input costs ~10% of the per-op overhead
+        # graph handles of the inputs (graph_handle, inlined: this runs for every op, and a helper
+        # call per input costs ~10% of the per-op overhead)
         if len(args) == 1:
             a = args[0]
             parents = ((a.node if a.node is not None else (a if a.requires_grad else None))
@@ -301,16 +328,38 @@ def apply(prim, args, params, plain=False):
             if p is not None:       # (identity tests only: == on a Tensor is elementwise)
                 if prim.differentiable and out.dtype.kind == "f":
                     node = Node(prim, parents, xs, out, params)
-                    if res is not None and parents[prim.residual] is not None:
-                        node.res = res          # kept only for the input that needs it
+                    if saved is not None and parents[prim.residual] is not None:
+                        node.saved = saved          # kept only for the input that needs it
                     if st.sites or prim.piecewise_constant:
                         node.site = user_site()
+                        if st.anomaly:
+                            node.checksums = checksums(xs, out)
                     return Tensor._wrap(out, node)
+                if out.dtype.kind == "c":
+                    raise TypeError(_complex_error(prim, xs))
                 return _cut(out, prim, args)    # a comparison, argmax, integer cast: the graph ends here
         for a in args:
             if isinstance(a, Tensor) and a._cut is not None:
                 return _cut(out, prim, args)    # carry the news that this value came through a cut
+    if out.dtype.kind == "c":
+        raise TypeError(_complex_error(prim, xs))
     return Tensor._wrap(out)
+
+
+_SEQUENCES = (list, tuple)
+
+
+def holds_tensor(seq):
+    """Whether a (nested) list or tuple holds a Tensor somewhere."""
+    return any(isinstance(e, Tensor) or (type(e) in _SEQUENCES and holds_tensor(e)) for e in seq)
+
+
+def _apply_to_sequences(prim, args, params):
+    """An input given as a list holding tensors (``kg.mean([x, 1.0])``) is stacked into one tensor
+    first, so the gradient reaches the tensors inside instead of NumPy silently dropping the graph."""
+    from_sequence = Rules.graph.from_sequence
+    return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
+                 params)
 
 
 def _cut(out, prim, args):
@@ -327,17 +376,36 @@ def _cut(out, prim, args):
     return t
 
 
-def _directional():
-    from . import directional   # imported on first use: directional imports this module
-
-    return directional
+def _describe(xs):
+    return ", ".join(f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__
+                     for x in xs)
 
 
 def _op_error(prim, xs, e):
-    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given."""
-    desc = ", ".join(
-        f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__ for x in xs)
-    return type(e)(f"{prim.name}: {e} (inputs: {desc})")
+    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
+    ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
+    message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
+    try:
+        return type(e)(message)
+    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments
+        return next(k for k in (TypeError, ValueError, IndexError) if isinstance(e, k))(message)
+
+
+def _complex_error(prim, xs):
+    return (f"{prim.name}: complex values are not differentiable in kinkgrad yet (inputs: {_describe(xs)}); "
+            "keep the computation real (split real and imaginary parts) or compute it under kg.no_grad()")
+
+
+# -- forward mode: tangents ride along with values, one level per active jvp -------------------------
+_next_level = itertools.count(1)
+
+
+@contextlib.contextmanager
+def new_level():
+    """Open a forward-mode level; tangents tagged with it propagate until the block ends."""
+    level = next(_next_level)
+    with scoped(levels=state().levels + (level,)):
+        yield level
 
 
 def _top_level(args, levels):
@@ -351,14 +419,24 @@ def _top_level(args, levels):
 
 
 def _apply_forward_mode(prim, args, params, level):
-    """Compute the primal with the inner levels off, then this level's tangent from the rules."""
-    with levels_below(level):
+    """Compute the primal with this level and the inner ones switched off, then this level's
+    tangent from the rules."""
+    levels = state().levels
+    with scoped(levels=levels[: levels.index(level)]):
         out = apply(prim, args, params)
         if not prim.differentiable:
             return out
         ts = [a._tangents.get(level) if isinstance(a, Tensor) and a._tangents else None for a in args]
+        raw_xs = [a.data if isinstance(a, Tensor) else a for a in args]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = prim.tangent(ts, out, args, params)
+            t = prim.tangent(Rules.graph, ts, out, args, params, raw_xs)
+            if t is not None:
+                # the engine, not the rules, gives the tangent the output's shape and dtype (a float64
+                # partial must not turn a float32 tangent into float64)
+                if t.shape != out.shape:
+                    t = Rules.graph.broadcast_to(t, out.shape)
+                if t.dtype != out.dtype and out.dtype.kind == "f":
+                    t = Rules.graph.cast(t, dtype=out.dtype)
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t

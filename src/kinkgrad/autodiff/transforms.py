@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 
 import numpy as np
 
-from ..tensor import Tensor, _check_can_require_grad, _to_array
+from ..context import scoped, state, user_frame
 from ..kinks.cuts import warn_cut
-from ..kinks.policy import _POLICY
-from .directional import MAX_DEPTH
+from ..kinks.policy import current
+from ..kinks.policy import kinks as kink_scope
+from ..tensor import Tensor, _check_can_require_grad, _to_array
 from .backward import run_backward
-from .primitive import Primitive, _ref
-from .state import _STATE, _set, new_level
+from .directional import MAX_DEPTH, seed_directions
+from .primitive import Primitive, Rules, graph_handle, new_level
 
 _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linear=True,
                       doc="Returns its input; gives a transform's input its own graph handle.")
@@ -25,28 +27,18 @@ _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linea
 
 def _kink_scope(kinks, seed=None, depth=None):
     if kinks is None:
-        if depth and depth > 1 and _POLICY.get().preset == "directional":
-            return _POLICY_scope(depth)
+        if depth and depth > 1 and current().preset == "directional":
+            return kink_scope(depth=depth)
         return contextlib.nullcontext()
-    from ..kinks.policy import kinks as scope
-
     if isinstance(kinks, dict):
-        return scope(seed=seed, depth=depth, **kinks)
-    return scope(kinks, seed=seed, depth=depth)
-
-
-def _POLICY_scope(depth):
-    from ..kinks.policy import kinks as scope
-
-    return scope(depth=depth)
+        return kink_scope(seed=seed, depth=depth, **kinks)
+    return kink_scope(kinks, seed=seed, depth=depth)
 
 
 def _seed_directions(lifted, direction):
     """Directional mode: give each differentiated input its probing directions (``direction``:
     the first one, for one input, or a tuple with one per input)."""
-    from .directional import seed_directions
-
-    policy = _POLICY.get()
+    policy = current()
     if policy.preset != "directional":
         if direction is not None:
             raise ValueError("grad: direction= is only meaningful with kinks='directional'")
@@ -58,27 +50,26 @@ def _seed_directions(lifted, direction):
         seed_directions(t, policy, v)
 
 
-def _lift(x, argname):
-    """A fresh graph handle for a differentiated argument, still linked to any outer graph/tangent."""
-    st = _STATE.get()
+def _lift(x, what, reverse=True):
+    """A fresh graph handle for a transform's input, still linked to any outer graph or tangent
+    (``reverse``: it is differentiated in reverse mode, so it requires grad)."""
     if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, f"argument {argname}")
-        if x.requires_grad and st.grad_enabled:
-            with _set(grad_enabled=True):
-                return _identity(x)
+        _check_can_require_grad(x.dtype, what)
+        if x.requires_grad and state().grad_enabled:
+            return _identity(x)
         t = Tensor._wrap(x.data)
         t._tangents = x._tangents
     else:
         arr = _to_array(x)
-        _check_can_require_grad(arr.dtype, f"argument {argname}")
+        _check_can_require_grad(arr.dtype, what)
         t = Tensor._wrap(arr)
-    t.requires_grad = True
+    t.requires_grad = reverse
     return t
 
 
 def _needs_graph(args):
     """Record the backward pass itself when an enclosing computation may differentiate it."""
-    st = _STATE.get()
+    st = state()
     if not st.grad_enabled:
         return False
     if st.depth or st.levels:
@@ -95,7 +86,7 @@ def _argnums_tuple(argnums, nargs, fname):
     return single, tuple(i % nargs for i in nums)
 
 
-def _pullback(outs, cotangents, handles, tensor_mode, retain, names):
+def _pullback(outs, cotangents, handles, create_graph, retain, names):
     roots, cts, cuts = [], [], []
     for y, ct in zip(outs, cotangents):
         if isinstance(y, Tensor) and y.requires_grad:
@@ -107,17 +98,23 @@ def _pullback(outs, cotangents, handles, tensor_mode, retain, names):
         for name in names if cuts else ():
             warn_cut(cuts, f"the gradient w.r.t. {name}")
         return [None] * len(handles)
-    with _set(grad_enabled=tensor_mode):
-        return run_backward(roots, cts, tensor_mode=tensor_mode, retain_graph=retain, targets=handles,
+    with scoped(grad_enabled=create_graph):
+        return run_backward(roots, cts, create_graph=create_graph, retain_graph=retain, targets=handles,
                             target_names=names)
 
 
-def _as_result(g, like, tensor_mode):
+def _as_result(g, like, create_graph):
     if g is None:
         return Tensor._wrap(np.zeros_like(like.data))
-    if tensor_mode:
+    if create_graph:
         return g
     return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
+
+
+def _warn_constant(f, transform):
+    warnings.warn(f"{transform}: {getattr(f, '__name__', 'f')} returned a NumPy value or a number, not a kinkgrad "
+                  "tensor, so it does not depend on its inputs and its derivative is zero; compute it with kinkgrad "
+                  "ops (kg.exp, x @ w ...) to differentiate it", UserWarning, stacklevel=user_frame(2)[1] + 1)
 
 
 def _argname(f, i):
@@ -134,13 +131,13 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         single, nums = _argnums_tuple(argnums, len(args), "grad")
-        tensor_mode = _needs_graph(args)
+        create_graph = _needs_graph(args)
         depth = 1
         while True:
             with _kink_scope(kinks, seed, depth):
-                policy = _POLICY.get()
+                policy = current()
                 snapshot = policy.audit.snapshot() if policy.audit is not None else None
-                y, aux, grads = _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction)
+                y, aux, grads = _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction)
             # directional mode: a kink whose switch had zero tangent along every direction kept the
             # default value; one more direction usually decides it (the lexicographic rule)
             if policy.preset != "directional" or not policy.undecided[0] or depth >= MAX_DEPTH:
@@ -154,17 +151,18 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
     return wrapper
 
 
-def _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction):
-    st = _STATE.get()
+def _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction):
+    st = state()
     args = list(args)
-    lifted = [_lift(args[i], f"{i} of {getattr(f, '__name__', 'f')}") for i in nums]
+    lifted = [_lift(args[i], f"argument {i} of {getattr(f, '__name__', 'f')}") for i in nums]
     _seed_directions(lifted, direction)
     for i, t in zip(nums, lifted):
         args[i] = t
-    with _set(grad_enabled=True, depth=st.depth + 1):
+    with scoped(grad_enabled=True, depth=st.depth + 1):
         res = f(*args, **kwargs)
     y, aux = res if has_aux else (res, None)
     if not isinstance(y, Tensor):
+        _warn_constant(f, "grad")
         y = Tensor._wrap(np.asarray(y))
     if y.data.size != 1:
         raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
@@ -173,12 +171,12 @@ def _value_and_grads(f, args, kwargs, nums, has_aux, tensor_mode, direction):
         raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
                         "differentiable outputs must be floating point")
     ones = np.ones_like(y.data)
-    if tensor_mode:
+    if create_graph:
         ones = Tensor._wrap(ones)
-    handles = [_ref(t) for t in lifted]
-    gs = _pullback([y], [ones], handles, tensor_mode, retain=tensor_mode, names=[_argname(f, i) for i in nums])
-    grads = tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
-    if not tensor_mode:
+    handles = [graph_handle(t) for t in lifted]
+    gs = _pullback([y], [ones], handles, create_graph, retain=create_graph, names=[_argname(f, i) for i in nums])
+    grads = tuple(_as_result(g, t, create_graph) for g, t in zip(gs, lifted))
+    if not create_graph:
         y = y.detach()
     return y, aux, grads
 
@@ -202,7 +200,7 @@ def grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):
     return wrapper
 
 
-def _as_tuple(out):
+def _outputs_tuple(out):
     if isinstance(out, (tuple, list)):
         return tuple(out), True
     return (out,), False
@@ -210,32 +208,35 @@ def _as_tuple(out):
 
 def vjp(f, *primals, has_aux=False, kinks=None):
     """``(f(*primals), pullback)`` where ``pullback(cotangent)`` gives one cotangent per primal."""
-    tensor_mode = _needs_graph(primals)
-    st = _STATE.get()
+    create_graph = _needs_graph(primals)
+    st = state()
     with _kink_scope(kinks):
-        lifted = [_lift(x, str(i)) for i, x in enumerate(primals)]
-        with _set(grad_enabled=True, depth=st.depth + 1):
+        lifted = [_lift(x, f"argument {i}") for i, x in enumerate(primals)]
+        with scoped(grad_enabled=True, depth=st.depth + 1):
             res = f(*lifted)
     out, aux = res if has_aux else (res, None)
-    outs, is_seq = _as_tuple(out)
-    handles = [_ref(t) for t in lifted]
+    outs, is_seq = _outputs_tuple(out)
+    if not all(isinstance(o, Tensor) for o in outs):
+        _warn_constant(f, "vjp")
+    outs = tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
+    handles = [graph_handle(t) for t in lifted]
 
     def pullback(cotangent):
-        cts, _ = _as_tuple(cotangent) if is_seq else ((cotangent,), False)
+        cts, _ = _outputs_tuple(cotangent) if is_seq else ((cotangent,), False)
         if len(cts) != len(outs):
             raise ValueError(f"vjp: {len(cts)} cotangent(s) for {len(outs)} output(s)")
         seeds = []
         for y, c in zip(outs, cts):
-            c_arr = c if (tensor_mode and isinstance(c, Tensor)) else _to_array(c, y.dtype)
+            c_arr = c if (create_graph and isinstance(c, Tensor)) else _to_array(c, y.dtype)
             if tuple(np.shape(c_arr)) != tuple(y.shape):
                 raise ValueError(f"vjp: cotangent of shape {tuple(np.shape(c_arr))} for an output of shape {y.shape}")
-            seeds.append(Tensor._wrap(c_arr) if tensor_mode and not isinstance(c_arr, Tensor) else c_arr)
+            seeds.append(Tensor._wrap(c_arr) if create_graph and not isinstance(c_arr, Tensor) else c_arr)
         with _kink_scope(kinks):
-            gs = _pullback(outs, seeds, handles, tensor_mode, retain=True,
+            gs = _pullback(outs, seeds, handles, create_graph, retain=True,
                            names=[_argname(f, i) for i in range(len(lifted))])
-        return tuple(_as_result(g, t, tensor_mode) for g, t in zip(gs, lifted))
+        return tuple(_as_result(g, t, create_graph) for g, t in zip(gs, lifted))
 
-    shown = out if tensor_mode else (tuple(o.detach() for o in outs) if is_seq else outs[0].detach())
+    shown = out if create_graph else (tuple(o.detach() for o in outs) if is_seq else outs[0].detach())
     return (shown, pullback, aux) if has_aux else (shown, pullback)
 
 
@@ -248,18 +249,16 @@ def jvp(f, primals, tangents, kinks=None):
     with _kink_scope(kinks), new_level() as level:
         xs = []
         for i, (x, t) in enumerate(zip(primals, tangents)):
-            xt = _lift_forward(x, str(i))
+            xt = _lift(x, f"primal {i}", reverse=False)
             t_arr = t if isinstance(t, Tensor) else Tensor._wrap(_to_array(t, xt.dtype))
             if tuple(t_arr.shape) != tuple(xt.shape):
                 raise ValueError(f"jvp: tangent {i} has shape {tuple(t_arr.shape)} but its primal has shape {xt.shape}")
             if t_arr.dtype != xt.dtype:
-                from ..ops import cast
-
-                t_arr = cast(t_arr, dtype=xt.dtype)
+                t_arr = Rules.graph.cast(t_arr, dtype=xt.dtype)
             xt._tangents = {**(xt._tangents or {}), level: t_arr}
             xs.append(xt)
         out = f(*xs)
-    outs, is_seq = _as_tuple(out)
+    outs, is_seq = _outputs_tuple(out)
     touts = []
     for y in outs:
         if not isinstance(y, Tensor):
@@ -277,19 +276,6 @@ def jvp(f, primals, tangents, kinks=None):
     if not keep_graph:
         touts = [t.detach() for t in touts]
     return (tuple(clean), tuple(touts)) if is_seq else (clean[0], touts[0])
-
-
-def _lift_forward(x, argname):
-    if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, f"primal {argname}")
-        if x.requires_grad and _STATE.get().grad_enabled:
-            return _identity(x)
-        t = Tensor._wrap(x.data)
-        t._tangents = x._tangents
-        return t
-    arr = _to_array(x)
-    _check_can_require_grad(arr.dtype, f"primal {argname}")
-    return Tensor._wrap(arr)
 
 
 def jacobian(f, argnums=0, mode="rev", kinks=None):
@@ -314,12 +300,6 @@ def jacobian(f, argnums=0, mode="rev", kinks=None):
     return wrapper
 
 
-def _stack_rows(rows, shape):
-    from ..ops import reshape, stack
-
-    return reshape(stack(rows, axis=0), shape)
-
-
 def _jac_rev(f, x, kinks):
     out, pullback = vjp(f, x, kinks=kinks)
     rows = []
@@ -328,12 +308,11 @@ def _jac_rev(f, x, kinks):
         (g,) = pullback(eye[k].reshape(out.shape))
         rows.append(g)
     xshape = tuple(np.shape(x.data if isinstance(x, Tensor) else _to_array(x)))
-    return _stack_rows(rows, tuple(out.shape) + xshape)
+    return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), tuple(out.shape) + xshape)
 
 
 def _jac_fwd(f, x, kinks):
-    from ..ops import reshape, stack
-
+    ops = Rules.graph
     xa = x.data if isinstance(x, Tensor) else _to_array(x)
     cols, out = [], None
     eye = np.eye(xa.size, dtype=xa.dtype)
@@ -343,8 +322,8 @@ def _jac_fwd(f, x, kinks):
     if out is None:
         out_shape = tuple(np.shape(f(x)))
         return Tensor._wrap(np.zeros(out_shape + xa.shape, dtype=xa.dtype))
-    jac = stack(cols, axis=-1)                          # out.shape + (x.size,)
-    return reshape(jac, tuple(out.shape) + xa.shape)
+    jac = ops.stack(cols, axis=-1)                      # out.shape + (x.size,)
+    return ops.reshape(jac, tuple(out.shape) + xa.shape)
 
 
 def hessian(f, argnums=0, kinks=None):

@@ -251,8 +251,8 @@ def findings(result):
                  f"inputs evaluated in float32 were exactly 0. At the rate the paper's figure implies "
                  f"({PAPER_FLOAT32_RATE:.2g} per relu input) one would expect {PAPER_FLOAT32_RATE * evaluated:.2g}: "
                  f"the zone is met in proportion to the relu inputs evaluated, and an epoch here evaluates "
-                 f"{s['train'] * s['width'] * s['depth']:,} ({s['train']:,} images x {s['depth']} x {s['width']}) against the "
-                 "paper's 30,720,000 (60,000 MNIST images x 512).")
+                 f"{s['train'] * s['width'] * s['depth']:,} ({s['train']:,} images x {s['depth']} x {s['width']}) "
+                 "against the paper's 30,720,000 (60,000 MNIST images x 512).")
     lines.append(("agrees" if f64 == 0 else "differs") + f": float64: {f64:.2%} of the mini-batches (paper: absent).")
     acc = result["accuracy"]
     gaps = {}
@@ -288,15 +288,16 @@ def table(result):
     """The study's numbers as plain-text tables."""
     nets = result["networks_first_epoch"]
     s = result["settings"]
-    title = f"ReLU'(0) study on digits ({s['network']}, {s['train']} train / {s['test']} test images, mode {result['mode']})"
-    out = [title, "",
+    title = f"ReLU'(0) study on digits ({s['network']}, {s['train']} train / {s['test']} test images"
+    out = [f"{title}, mode {result['mode']})", "",
            "(a) bifurcation zone: mini-batches where relu'(0)=0 and relu'(0)=1 give different gradients",
            f"{'precision':<10} {'mini-batches':>13} {'networks, 1st epoch':>20} {'relu inputs at 0 per batch':>27}"]
     for dt in DTYPES:
         out.append(f"{dt:<10} {result['bifurcation'][dt]:>13.2%} {nets[dt]:>20.0%} "
                    f"{result['zeros_per_batch'][dt]:>27.3g}")
+    names = list(CONVENTIONS)
     out += ["", f"(b) test accuracy over {result['settings']['acc_seeds']} seeds (mean +- standard error), float32",
-            f"{'training':<15} {'relu' + chr(39) + '(0)=0':>17} {'relu' + chr(39) + '(0)=1':>17} {'identical runs':>15}"]
+            f"{'training':<15} {names[0]:>17} {names[1]:>17} {'identical runs':>15}"]
     for config, r in result["accuracy"].items():
         cells = ["{:.4f} +- {:.4f}".format(*_mean_se(r[name])) for name in CONVENTIONS]
         out.append(f"{config:<15} {cells[0]:>17} {cells[1]:>17} {str(r['identical_runs']) + '/' + str(r['seeds']):>15}")

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 import kinkgrad as kg
+
 from ..kinks.policy import PRESETS
 
 W4 = np.array([1.0, 2.0, 3.0, 4.0])

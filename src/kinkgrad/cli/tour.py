@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 import kinkgrad as kg
+from kinkgrad import nn
+
+from .demos import step_network_training
 
 
 def _section(title, out):
@@ -156,7 +159,6 @@ def custom_gradients(out=print):
 
 def step_activation(out=print):
     """Seed 003: a step activation does not train; a surrogate gradient makes it train."""
-    from .demos import step_network_training
 
     _section("seed 003: Dense(64, relu) -> step -> Dense(1), 150 Adam steps", out)
     hard = step_network_training(lambda h: kg.heaviside(h, 0.0))
@@ -170,7 +172,7 @@ def step_activation(out=print):
 
 def keras_models(out=print):
     """Seed 001's table through a model (Activation('relu'), MSE to 1) and seed 003's model trained."""
-    from kinkgrad import nn
+
 
     _section("seed 001 with a model: Sequential([Activation('relu')]), MSE to target 1", out)
     model = nn.Sequential([nn.Activation("relu")])

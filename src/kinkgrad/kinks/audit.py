@@ -14,11 +14,11 @@ depend on the convention). Nothing is recorded, and nothing is paid, outside an 
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import numpy as np
 
-from ..autodiff.state import _set
-from .policy import _POLICY
+from .policy import current, use
 
 
 def _rule_name(rule):
@@ -81,8 +81,6 @@ class AuditReport:
         self.certified += total
 
     def snapshot(self):
-        import copy
-
         return copy.deepcopy((self.rows, self.directional, self.surrogates, self.certified))
 
     def restore(self, snap):
@@ -156,9 +154,5 @@ def audit(tol=None):
     Call sites are recorded for ops created inside the block.
     """
     report = AuditReport(tol)
-    token = _POLICY.set(_POLICY.get().merged(audit=report))
-    try:
-        with _set(sites=True):
-            yield report
-    finally:
-        _POLICY.reset(token)
+    with use(current().merged(audit=report)):
+        yield report

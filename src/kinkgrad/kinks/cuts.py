@@ -7,8 +7,9 @@ emits one ``NonDifferentiableWarning`` per call site naming the op(s) and sugges
 """
 from __future__ import annotations
 
-import sys
 import warnings
+
+from ..context import user_frame
 
 _warned = set()
 
@@ -38,14 +39,4 @@ def warn_cut(cuts, what):
         f"{describe(cuts)}, whose derivative is 0 wherever it exists. To train through them, use "
         "a straight-through estimator (kg.straight_through, kg.ste.round ...) or a surrogate "
         "gradient (kg.surrogate.heaviside ...).",
-        NonDifferentiableWarning, stacklevel=_user_stacklevel())
-
-
-def _user_stacklevel():
-    """The stacklevel that points the warning at the user's line, not at kinkgrad's internals."""
-    from ..autodiff.sites import _PKG
-
-    f, level = sys._getframe(2), 2
-    while f is not None and f.f_code.co_filename.startswith(_PKG):
-        f, level = f.f_back, level + 1
-    return level
+        NonDifferentiableWarning, stacklevel=user_frame(1)[1] + 1)   # the user's line, not kinkgrad's

@@ -2,6 +2,8 @@
 
 The policy is read when a derivative is computed (``backward``, ``grad``, ``jvp``), so wrap the
 code that differentiates: ``with kg.kinks("jax"): loss.backward()`` or ``kg.grad(f, kinks="jax")``.
+``kg.set_kinks(...)`` sets the process default, seen by every thread and task that has not scoped
+its own with ``kg.kinks``.
 
 >>> import kinkgrad as kg
 >>> with kg.kinks("right"):
@@ -11,11 +13,13 @@ tensor(1.)
 from __future__ import annotations
 
 import contextlib
+import difflib
 import numbers
-from contextvars import ContextVar
 
 import numpy as np
 
+from ..context import default_state, scoped, set_default, state
+from .declare import DECLARED, kinks_of
 from .presets import BASE, DESCRIPTIONS, TABLES
 
 PRESETS = {k: DESCRIPTIONS[k] for k in BASE}
@@ -34,17 +38,19 @@ class Policy:
 
     def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None,
                  depth=1):
+        if not isinstance(preset, str):
+            raise TypeError(f"kinks: the preset is a name ({', '.join(BASE)}), got {type(preset).__name__} {preset!r}")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"kinks: seed must be an int (or None), got {type(seed).__name__} {seed!r}")
         if preset not in BASE:
-            raise ValueError(f"kinks: unknown preset {preset!r}; choose one of {', '.join(BASE)}")
+            raise ValueError(f"kinks: unknown preset {preset!r}{_suggest(preset, BASE)}; "
+                             f"choose one of {', '.join(BASE)}")
         if ties is not None and ties not in TIES:
             raise ValueError(f"kinks: ties={ties!r} is not one of {', '.join(TIES)}")
         if singular not in SINGULAR:
             raise ValueError(f"kinks: singular={singular!r} is not one of {', '.join(SINGULAR)}")
         for op, rule in (overrides or {}).items():
-            if not (isinstance(rule, numbers.Real) or rule in SIDES or callable(rule) or isinstance(rule, dict)):
-                raise ValueError(
-                    f"kinks: override {op}={rule!r} must be a number (the derivative at the kink), "
-                    f"one of {', '.join(SIDES)}, a {{kink label: rule}} dict, or a function")
+            check_override(op, rule)
         self.preset = preset
         self.overrides = dict(overrides or {})
         self.ties = ties
@@ -75,6 +81,13 @@ class Policy:
                       singular or self.singular, self.seed if seed is None else seed,
                       self.audit if audit is None else audit, self.depth if depth is None else depth)
 
+    def engine_flags(self):
+        """The engine switches this policy needs: call sites recorded for ``raise`` and the audit,
+        probing directions carried for ``directional``."""
+        raises = self.preset == "raise" or "raise" in self.overrides.values() or self.singular == "raise"
+        return {"sites": raises or self.audit is not None,
+                "directional": self.depth if self.preset == "directional" else 0}
+
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())
         if self.ties:
@@ -84,17 +97,36 @@ class Policy:
         return f"Policy({self.preset!r}{extra})"
 
 
-_DEFAULT = Policy()
-_POLICY: ContextVar[Policy] = ContextVar("kinkgrad_kinks", default=_DEFAULT)
+def _suggest(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=3)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def check_override(op, rule):
+    """Refuse an override for an op that declares no kinks, or a rule word the op does not know."""
+    if op not in DECLARED:
+        raise ValueError(f"kinks: no op named {op!r} declares kinks{_suggest(op, DECLARED)}; "
+                         "`python -m kinkgrad table` lists the ops and their conventions")
+    if isinstance(rule, bool) or not (isinstance(rule, (numbers.Real, dict, str)) or callable(rule)):
+        raise ValueError(f"kinks: override {op}={rule!r} must be a number (the derivative at the kink), a rule "
+                         f"word, a {{kink label: rule}} dict, or a function")
+    for r in (rule.values() if isinstance(rule, dict) else (rule,)):
+        if isinstance(r, str):
+            own = {w for k in kinks_of(op) for w in k.rules}
+            if r not in SIDES and r not in own:
+                words = SIDES + tuple(sorted(own))
+                raise ValueError(f"kinks: {op}={r!r} is not a rule{_suggest(r, words)}; {op} takes "
+                                 f"{', '.join(words)}, a number or a function")
 
 
 def current():
-    return _POLICY.get()
+    """The policy in effect here: the innermost ``kg.kinks`` scope, else the process default."""
+    return state().policy
 
 
 def coerce(spec=None, ties=None, singular=None, seed=None, depth=None, **overrides):
     """A Policy from a preset name, a Policy, or a dict of overrides, on top of the active one."""
-    base = _POLICY.get()
+    base = current()
     kw = dict(ties=ties, singular=singular, seed=seed, depth=depth)
     if isinstance(spec, Policy):
         return spec.merged(**kw, **overrides)
@@ -103,36 +135,39 @@ def coerce(spec=None, ties=None, singular=None, seed=None, depth=None, **overrid
     return base.merged(preset=spec, **kw, **overrides)
 
 
+def use(policy):
+    """Run a block under ``policy`` (a Policy), with the engine switches it needs (call sites stay
+    recorded under anomaly mode)."""
+    flags = policy.engine_flags()
+    flags["sites"] = flags["sites"] or state().anomaly
+    return scoped(policy=policy, **flags)
+
+
 @contextlib.contextmanager
 def kinks(preset=None, *, ties=None, singular=None, seed=None, depth=None, **overrides):
     """Scope a kink policy: ``with kg.kinks("right"):``, ``kg.kinks(relu=1.0, ties="first")``,
     ``kg.kinks("random", seed=0)``, ``kg.kinks(singular="zero")``, ``kg.kinks("directional",
-    seed=0, depth=2)`` (``depth``: probing directions carried, for ties the first leaves open)."""
-    from ..autodiff.state import _set
-
+    seed=0, depth=2)`` (``depth``: probing directions carried, for ties the first leaves open).
+    ``kg.kinks.current()`` is the policy in effect."""
     policy = coerce(preset, ties, singular, seed, depth, **overrides)
-    token = _POLICY.set(policy)
-    try:
-        with _set(**state_flags(policy)):
-            yield policy
-    finally:
-        _POLICY.reset(token)
+    with use(policy):
+        yield policy
 
 
-def state_flags(policy):
-    """The engine switches a policy needs: call sites for ``raise``, directions for ``directional``."""
-    flags = {}
-    if policy.preset == "raise" or "raise" in policy.overrides.values() or policy.singular == "raise":
-        flags["sites"] = True
-    if policy.preset == "directional":
-        flags["directional"] = policy.depth
-    return flags
+kinks.current = current
 
 
 def set_kinks(preset="default", *, ties=None, singular="limit", seed=None, **overrides):
-    """Set the policy for the current context (the process default when called at top level)."""
-    _POLICY.set(Policy(preset, overrides, ties, singular, seed))
+    """Set the process default policy: every thread and task that has not scoped its own with
+    ``kg.kinks(...)`` uses it, including threads started later (like ``torch.set_default_dtype``)."""
+    policy = Policy(preset, overrides, ties, singular, seed)
+    flags = policy.engine_flags()
+    flags["sites"] = flags["sites"] or default_state().anomaly
+    set_default(policy=policy, **flags)
 
 
 def get_kinks():
-    return _POLICY.get()
+    return current()
+
+
+set_default(policy=Policy())

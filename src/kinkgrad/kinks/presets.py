@@ -23,20 +23,26 @@ import numpy as np
 
 
 def _float32_of_left(left, right, xs, params):
-    """TensorFlow stores leaky_relu's alpha as a float32 attribute: even in float64 the slope at 0
+    """The left slope rounded to float32.
+
+    TensorFlow stores leaky_relu's alpha as a float32 attribute: even in float64 the slope at 0
     is float32(alpha) = 0.009999999776482582 for alpha = 0.01."""
     return float(np.float32(left))
 
 
 def _pow_nan_at_p0(left, right, xs, params):
-    """TensorFlow's pow rule computes p * x**(p-1): at x = 0 that is 0 * inf = NaN for p = 0
+    """NaN where p = 0, else the limit.
+
+    TensorFlow's pow rule computes p * x**(p-1): at x = 0 that is 0 * inf = NaN for p = 0
     (the limit, p * inf, elsewhere)."""
     p = xs[1]
     return np.where(np.asarray(p) == 0, np.nan, right)
 
 
 def _pow_nan_at_float_p0(left, right, xs, params):
-    """JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
+    """NaN for a float exponent 0, else the limit.
+
+    JAX differentiates ``x ** 0`` with a Python-int exponent by integer_pow (derivative 0 at
     x = 0), but a float exponent by pow, whose rule computes 0 * 0**-1 = NaN."""
     p = xs[1]
     if isinstance(p, (int, np.integer)) and not isinstance(p, bool):
@@ -78,14 +84,14 @@ TABLES = {
         "maximum": "split", "minimum": "split",
         "max": "split", "min": "split", "max.indices": "first", "min.indices": "first",
         "sort": "first",               # stable: tied values keep index order
-        "topk": "torch-topk",          # order of tied picks follows the CPU selection algorithm
-        "median": "lower",             # lower median; ties in it share evenly
-        "median.indices": "first",
+        "topk": "torch",               # order of tied picks follows the CPU selection algorithm
+        "median": "torch",             # lower median: shared by its ties (full), the stable-first one (axis)
         "quantile": "first",
         "cummax": "last", "cummin": "last",   # the running index moves to the latest tie
         "max_pool2d": "first",
         "power": "default",            # d/dx x**0 = 0 at 0
         "norm": "default",             # 0 at the zero vector
+        "std": "default",              # 0 where all elements are equal
     },
     "jax": {
         "abs": "right",                # select(x >= 0, 1, -1): 1 at 0 (and at -0.0)
@@ -103,6 +109,7 @@ TABLES = {
         "max_pool2d": "first",
         "power": _pow_nan_at_float_p0,   # d/dx x**0.0 at 0 is NaN, x**0 (Python int) is 0
         "norm": "nan",                 # x / ||x|| at 0
+        "std": "nan",                  # sqrt(var): 0 * inf where all elements are equal
     },
     "tensorflow": {
         "abs": "default",
@@ -118,5 +125,6 @@ TABLES = {
         "max_pool2d": "first",
         "power": _pow_nan_at_p0,       # 0 * 0**-1 at x = 0, p = 0, for every exponent type
         "norm": "nan",
+        "std": "nan",                  # sqrt(reduce_variance): 0 * inf where all elements are equal
     },
 }

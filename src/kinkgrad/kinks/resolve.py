@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..context import running, running_directions
 from ..kernels import reduce_small_axes
-from ..autodiff.sites import running
-from .policy import _POLICY
+from .declare import TIE, for_input
+from .policy import current
 
 # rules under which an op's own formula is already right (nothing to patch)
 _NATURAL = {"kink": ("default",), "jump": ("default",), "tie": ("default", "split"),
@@ -73,36 +74,36 @@ def side_value(rule, left, right, xs, params, shape, policy, i=0, n_args=1):
     raise ValueError(f"unknown kink rule {rule!r}")
 
 
-def resolve_elementwise(prim, i, d, m, raw_xs, params, g=None, site=None, dirs=None):
-    """Patch ``d`` (= d out / d input i) at the kink elements according to the active policy."""
-    policy = _POLICY.get()
+def resolve_elementwise(op, kinks, i, d, m, raw_xs, params, g=None, site=None, directions=None):
+    """Patch ``d`` (= d out / d input i of ``op``, which declared ``kinks``) at the kink elements
+    according to the active policy. ``g``: the upstream cotangent (None in forward mode), for the
+    audit; ``directions``: the tangents of the op's inputs along the probing directions, or a
+    function computing them (directional mode)."""
+    policy = current()
     if policy.is_default:
         return d
-    kink = prim.kinks[i] if isinstance(prim.kinks, tuple) else prim.kinks
+    kink = for_input(kinks, i)
     if kink is None:
         return d
-    rule = effective_rule(policy, prim.name, kink)
+    rule = effective_rule(policy, op, kink)
     natural = is_natural(rule, kink.kind)
     if natural and policy.audit is None:
         return d
     mask = kink.at(*raw_xs, **params)
     forward_probe = rule == "directional" and g is None   # the directional forward pass: counted in backward
     if policy.audit is not None and not forward_probe:
-        policy.audit.record(prim.name, site, kink, mask, raw_xs, g, rule, i,
+        policy.audit.record(op, site, kink, mask, raw_xs, g, rule, i,
                             near=kink.near(policy.audit.tol, raw_xs, params))
     if natural or not np.any(mask):
         return d
     if rule == "raise":
-        raise_at(prim.name, kink, mask, raw_xs, site)
+        raise_at(op, kink, mask, raw_xs, site)
     left, right = kink.one_sided(raw_xs, params)
     if rule == "directional":
-        if dirs is not None and not isinstance(dirs, list):
-            from ..autodiff.directional import node_input_dirs
-
-            dirs = node_input_dirs(dirs)      # a node: its inputs' tangents, computed on demand
+        dirs = directions() if callable(directions) else directions
         if dirs is None or all(dl is None for dl in dirs):
             return d    # no direction reaches this op: it does not depend on the inputs
-        chosen, decided = _directional_value(prim.name, kink, i, left, right, raw_xs, params, dirs, mask,
+        chosen, decided = _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask,
                                              None if forward_probe else policy.audit, site)
         sel = np.asarray(mask).copy()
         sel[sel] = decided          # undecided kinks (flat along every direction) keep the default value
@@ -128,7 +129,7 @@ def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, aud
     shape = sel.shape
     switches = [np.broadcast_to(kink.switch(i, [None if dl is None else dl[k] for dl in dirs], raw_xs, params),
                                 shape)[sel] for k in range(K)]
-    sign, counts = _first_nonzero_sign(switches)
+    sign, counts = first_nonzero_sign(switches)
     undecided = len(sign) - sum(counts)
     if undecided:
         policy_undecided(undecided)
@@ -139,23 +140,30 @@ def _directional_value(op, kink, i, left, right, raw_xs, params, dirs, mask, aud
     return np.broadcast_to(np.where(sign > 0, right, left), sign.shape), sign != 0
 
 
-def _first_nonzero_sign(switches):
-    from ..autodiff.directional import first_nonzero_sign
-
-    return first_nonzero_sign(switches)
+def first_nonzero_sign(switches):
+    """Elementwise sign of the first nonzero entry of ``switches`` (a list of arrays): +1 / -1, 0 if
+    all are 0 (the lexicographic rule). Also returns how many elements each direction decided."""
+    sign = np.sign(switches[0])
+    counts = [int(np.count_nonzero(sign))]
+    for s in switches[1:]:
+        take = (sign == 0) & (np.sign(s) != 0)
+        sign = np.where(take, np.sign(s), sign)
+        counts.append(int(np.count_nonzero(take)))
+    return sign, counts
 
 
 def policy_undecided(n):
     """Directional mode: ``n`` kinks had a zero switching tangent along every direction so far
     (``kg.grad`` then retries with one more direction)."""
-    _POLICY.get().undecided[0] += n
+    current().undecided[0] += n
 
 
 def raise_at(op, kink, mask, raw_xs, site):
     idx = tuple(int(v) for v in np.argwhere(np.asarray(mask))[0]) if np.ndim(mask) else ()
     x = np.asarray(raw_xs[0])
     value = x[idx] if x.ndim else x
-    where = f" (created at {site})" if site else " (run the forward pass inside kg.kinks('raise') to see where it was created)"
+    where = (f" (created at {site})" if site
+             else " (run the forward pass inside kg.kinks('raise') to see where it was created)")
     raise KinkError(f"{op}: derivative requested at a {kink.kind} ({kink.where}) at element {idx}, "
                     f"value {value!r}{where}; pick a convention with kg.kinks(...) or avoid the point")
 
@@ -168,16 +176,14 @@ def tie_weights(op, hit, axis, largest, g=None, x=None, out=None):
     Coordinate-wise sides: moving a tied element toward winning (up for a max) gives it the whole
     slope (``right`` for a max); moving it away gives 0 unless it was the only candidate.
     """
-    policy = _POLICY.get()
+    policy = current()
     if policy.is_default:
         share = split_share(hit, axis, x.dtype if x is not None else np.float64, out)
         return hit if share is None else np.multiply(hit, share, dtype=share.dtype)
     count = hit.sum(axis=axis, keepdims=True)
-    from .declare import TIE
-
     rule = effective_rule(policy, op, TIE)
     tied = hit & (count > 1)
-    site = running.site
+    site = running().site
     if policy.audit is not None:
         policy.audit.record_ties(op, site, tied, g, rule, x)
     if is_natural(rule, "tie") or not tied.any():
@@ -228,9 +234,7 @@ def split_share(hit, axis, dtype, out=None):
 def refine_ties(hit, axis, largest, op, site, policy):
     """Directional mode: among tied candidates keep those whose tangent is largest (smallest for a
     min) along the first direction, then the next; what still ties after all directions splits."""
-    from ..autodiff.directional import input_dirs
-
-    found = input_dirs()
+    found = running_directions()
     dirs = found[0] if found else None
     if dirs is None:
         return hit
@@ -266,11 +270,11 @@ def _one_hot_along(hit, axis, pick):
 def kink_value(op, kink, left, right, shape, raw_xs=(), params=None, mask=None, g=None):
     """For non-elementwise ops with a single kink (e.g. norm at 0): the value there, or None to
     keep the op's own (default) formula."""
-    policy = _POLICY.get()
+    policy = current()
     if policy.is_default:
         return None
     rule = effective_rule(policy, op, kink)
-    site = running.site
+    site = running().site
     if policy.audit is not None and mask is not None:
         policy.audit.record(op, site, kink, mask, raw_xs, g, rule, 0)
     if is_natural(rule, kink.kind):

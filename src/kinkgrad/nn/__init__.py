@@ -6,10 +6,39 @@
 >>> _ = model.compile(optimizer="adam", loss="mse")
 """
 from . import init
-from .layers import (ACTIVATIONS, CELU, ELU, GELU, SELU, Activation, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d,
-                     Conv2d, Dense, Dropout, Embedding, Flatten, Hardsigmoid, Hardswish, Hardtanh, LayerNorm,
-                     LeakyReLU, Linear, MaxPool2d, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Swish,
-                     Tanh)
+from .layers import (
+                     ACTIVATIONS,
+                     CELU,
+                     ELU,
+                     GELU,
+                     SELU,
+                     Activation,
+                     AvgPool2d,
+                     BatchNorm1d,
+                     BatchNorm2d,
+                     Conv1d,
+                     Conv2d,
+                     Dense,
+                     Dropout,
+                     Embedding,
+                     Flatten,
+                     Hardsigmoid,
+                     Hardswish,
+                     Hardtanh,
+                     LayerNorm,
+                     LeakyReLU,
+                     Linear,
+                     MaxPool2d,
+                     Mish,
+                     ReLU,
+                     ReLU6,
+                     Sigmoid,
+                     SiLU,
+                     Softmax,
+                     Softplus,
+                     Swish,
+                     Tanh,
+)
 from .module import Module, Parameter
 from .training import Callback, EarlyStopping, EpochTimer, History, LambdaCallback, Model, Sequential
 

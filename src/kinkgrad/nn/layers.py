@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import ops
 from .. import random as _random
-from ..autodiff.state import no_grad
+from ..context import no_grad
 from ..tensor import Tensor, as_tensor
 from . import init as initializers
 from .module import Module, Parameter
@@ -278,7 +278,8 @@ class _BatchNorm(Module):
     def forward(self, x):
         x = _input(x, type(self).__name__)
         if x.ndim < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}: expects {self.num_features} features on axis 1, got shape {x.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expects {self.num_features} features on axis 1, got shape {x.shape}")
         axes = (0,) + tuple(range(2, x.ndim))
         shape = self._shape(x)
         if self.training:
@@ -287,7 +288,8 @@ class _BatchNorm(Module):
             n = x.size // self.num_features
             with no_grad():
                 m = self.momentum
-                self.running_mean = ((1 - m) * self.running_mean + m * mean.data.reshape(-1)).astype(self.running_mean.dtype)
+                new_mean = (1 - m) * self.running_mean + m * mean.data.reshape(-1)
+                self.running_mean = new_mean.astype(self.running_mean.dtype)
                 unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
                 self.running_var = ((1 - m) * self.running_var + m * unbiased).astype(self.running_var.dtype)
         else:

@@ -10,7 +10,8 @@ import numpy as np
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optim as _optim
-from ..autodiff.state import no_grad
+from .. import plot as _plot
+from ..context import no_grad
 from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor
 from .module import Module
@@ -32,10 +33,9 @@ class History:
         return f"History({ {k: [round(x, 4) for x in v] for k, v in self.history.items()} })"
 
     def plot(self):
-        """Loss, metrics and (after ``fit`` with the audit) kink counts per epoch: a matplotlib Figure."""
-        from ..plot import history
-
-        return history(self)
+        """Loss, metrics and (after ``fit`` with the audit) kink counts per epoch: a matplotlib Figure
+        (needs the ``[plot]`` extra)."""
+        return _plot.history(self)
 
 
 class Callback:

@@ -1,34 +1,134 @@
 """Every public operation, and the Tensor operators and methods bound to them.
 
 This module is also the math namespace ``m`` that derivative rules use when they must build a
-differentiable graph (``create_graph``, nested transforms); ``autodiff.rawops`` is its NumPy twin.
+differentiable graph (``create_graph``, nested transforms); ``ops.raw`` is its NumPy twin.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from ..autodiff.primitive import Primitive
+from ..autodiff.primitive import Rules
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
+from . import raw
 from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
-from .elementwise import (add, cast, copy, cos, divide, equal, erf, exp, expm1, greater, greater_equal, isfinite,
-                          isinf, isnan, less, less_equal, log, log1p, logical_and, logical_not, logical_or, multiply,
-                          negative, not_equal, power, reciprocal, sigmoid, sin, softplus, sqrt, square,
-                          subtract, tan, tanh)
-from .index import argsort, gather, getitem, put_along_axis_add, scatter_add, take, take_along_axis, where
-from .linalg import affine, dot, einsum, matmul, outer
-from .nonsmooth import (abs, ceil, clip, floor, fmod, hardshrink, hardsigmoid, hardswish, hardtanh, heaviside,
-                        leaky_relu, maximum, minimum, mod, relu, relu6, remainder, round, sign, softshrink,
-                        threshold, trunc)
-from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .conv import col2im_rows, conv2d, im2col
+from .elementwise import (
+    add,
+    cast,
+    copy,
+    cos,
+    divide,
+    equal,
+    erf,
+    exp,
+    expm1,
+    greater,
+    greater_equal,
+    isfinite,
+    isinf,
+    isnan,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    logical_not,
+    logical_or,
+    multiply,
+    negative,
+    not_equal,
+    power,
+    reciprocal,
+    sigmoid,
+    sin,
+    softplus,
+    sqrt,
+    square,
+    subtract,
+    tan,
+    tanh,
+)
+from .index import (
+    argsort,
+    gather,
+    getitem,
+    put_along_axis_add,
+    scatter_add,
+    split,
+    take,
+    take_along_axis,
+    where,
+)
+from .inplace import METHODS as _INPLACE
+from .linalg import affine, dot, einsum, matmul, outer
+from .nonsmooth import (
+    abs,
+    ceil,
+    clip,
+    floor,
+    fmod,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    heaviside,
+    leaky_relu,
+    maximum,
+    minimum,
+    mod,
+    relu,
+    relu6,
+    remainder,
+    round,
+    sign,
+    softshrink,
+    threshold,
+    trunc,
+)
+from .norms import norm, std
+from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .pool import avg_pool2d, col2im, max_pool2d, windows2d
-from .norms import norm
-from .reduce import (amax, amin, argmax, argmin, cumsum, log_softmax, logsumexp, max, mean, min, prod, softmax,
-                     softmax_cross_entropy, std, sum, var)
-from .shape import (broadcast_to, cat, concatenate, expand_dims, flatten, flip, pad, permute, ravel, repeat,
-                    reshape, split, squeeze, stack, sum_to, swapaxes, tile, transpose)
+from .reduce import (
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cumsum,
+    log_softmax,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    softmax,
+    softmax_cross_entropy,
+    sum,
+    var,
+)
+from .shape import (
+    broadcast_to,
+    cat,
+    concatenate,
+    expand_dims,
+    flatten,
+    flip,
+    from_sequence,
+    pad,
+    permute,
+    ravel,
+    repeat,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    swapaxes,
+    tile,
+    transpose,
+)
 
 __all__ = [
     # arithmetic and smooth elementwise
@@ -81,8 +181,8 @@ _NO_PARAMS = {}
 
 
 def _rev(op):
-    if isinstance(op, Primitive):
-        return lambda self, other: _apply(op, (other, self), _NO_PARAMS)
+    if getattr(op, "plain", False):
+        return lambda self, other, _p=op.primitive: _apply(_p, (other, self), _NO_PARAMS)
     return lambda self, other: op(other, self)
 
 
@@ -107,7 +207,8 @@ _METHODS = {
     "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
     "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": divide, "__rtruediv__": _rev(divide),
     "__pow__": power, "__rpow__": _rev(power), "__matmul__": matmul, "__rmatmul__": _rev(matmul),
-    "__mod__": mod, "__rmod__": _rev(mod), "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs, "__getitem__": getitem,
+    "__mod__": mod, "__rmod__": _rev(mod), "__neg__": negative, "__pos__": lambda self: self, "__abs__": abs,
+    "__getitem__": getitem,
     "__gt__": greater, "__ge__": greater_equal, "__lt__": less, "__le__": less_equal,
     "__eq__": equal, "__ne__": not_equal,
     "__and__": logical_and, "__rand__": _rev(logical_and), "__or__": logical_or, "__ror__": _rev(logical_or),
@@ -129,21 +230,23 @@ _METHODS = {
     "tanh": tanh, "sin": sin, "cos": cos, "square": square, "sign": sign, "floor": floor, "ceil": ceil,
     "round": round, "clip": clip, "clamp": lambda self, min=None, max=None: clip(self, min, max),
     "pow": power, "maximum": maximum, "minimum": minimum, "matmul": matmul, "dot": dot,
-    "astype": _astype, "float": lambda self: _astype(self, np.float32),
+    "astype": _astype, "clone": copy, "float": lambda self: _astype(self, np.float32),
     "double": lambda self: _astype(self, np.float64), "half": lambda self: _astype(self, np.float16),
     "norm": norm,
     "any": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.any(axis=axis))),
     "all": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.all(axis=axis))),
 }
 def _method(fn):
-    """Primitives are not descriptors; give operators a direct path to ``apply`` (one call less)."""
-    if isinstance(fn, Primitive):
-        return lambda self, *args, _p=fn: _apply(_p, (self,) + args, _NO_PARAMS)
+    """Operators and methods of ops without parameters take a direct path to ``apply`` (one call less)."""
+    if getattr(fn, "plain", False):
+        return lambda self, *args, _p=fn.primitive: _apply(_p, (self,) + args, _NO_PARAMS)
     return fn
 
 
-for _name, _fn in _METHODS.items():
+for _name, _fn in {**_METHODS, **_INPLACE}.items():
     setattr(Tensor, _name, _method(_fn))
 Tensor.T = property(lambda self: transpose(self))
 Tensor.mT = property(lambda self: swapaxes(self, -1, -2))
 Tensor.__hash__ = lambda self: id(self)
+Rules.graph = sys.modules[__name__]      # derivative rules that must differentiate again run on these ops
+Rules.numpy = raw                        # and the fast ones on NumPy

@@ -10,9 +10,22 @@ import math
 import numpy as np
 
 from ..kinks.declare import Kink
+from ..kinks.docs import documents
 from ._declare import elementwise
-from .elementwise import erf, sigmoid, softplus, tanh
-from .nonsmooth import hardshrink, hardsigmoid, hardswish, hardtanh, relu, relu6, softshrink, threshold
+from .elementwise import erf, expm1, sigmoid, softplus, tanh
+from .nonsmooth import (
+    abs,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    maximum,
+    minimum,
+    relu,
+    relu6,
+    softshrink,
+    threshold,
+)
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -41,8 +54,7 @@ def mish(x):
 
 
 def softsign(x):
-    from .nonsmooth import abs
-
+    """x / (1 + |x|)."""
     return x / (1 + abs(x))
 
 
@@ -65,20 +77,22 @@ def _elu_prim(name):
                    left=lambda x, alpha=1.0, scale=1.0: scale * alpha,
                    right=lambda x, alpha=1.0, scale=1.0: scale, where="x = 0 (when alpha != 1)",
                    distance=lambda x, alpha=1.0, scale=1.0: np.abs(x)),
-        doc=f"{name}: scale * (x if x > 0 else alpha (e^x - 1)). Kink at 0 when alpha != 1; default = smaller slope.")
+        doc=f"{name}: scale * (x if x > 0 else alpha (e^x - 1)).")
 
 
 _elu = _elu_prim("elu")
 _selu = _elu_prim("selu")
 
 
+@documents("elu")
 def elu(x, alpha=1.0):
-    """x for x > 0, alpha (e^x - 1) otherwise. Kink: x = 0 when alpha != 1."""
+    """x for x > 0, alpha (e^x - 1) otherwise (a kink at 0 unless alpha = 1)."""
     return _elu(x, alpha=float(alpha), scale=1.0)
 
 
+@documents("selu")
 def selu(x):
-    """scale * elu(x, alpha) with the self-normalising constants. Kink: x = 0 (slopes 1.758 / 1.051)."""
+    """scale * elu(x, alpha) with the self-normalising constants (one-sided slopes 1.758 / 1.051 at 0)."""
     return _selu(x, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
@@ -89,9 +103,6 @@ def celu(x, alpha=1.0):
     value at 0 follow the tie rule: 1/2 + 1/2 = 1 when ties split, 2 when ties go to the first
     argument (what TensorFlow / Keras report).
     """
-    from .elementwise import expm1
-    from .nonsmooth import maximum, minimum
-
     return maximum(x, 0.0) + alpha * expm1(minimum(x, 0.0) / alpha)
 
 

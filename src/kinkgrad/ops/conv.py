@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
+from .. import kernels
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
-from ._declare import int_pair, shape_of
+from . import raw
+from ._declare import int_pair, public, shape_of
 from .linalg import _affine_kernel
+from .shape import reshape
 
-im2col = Primitive("im2col", rawops.im2col,
-                   vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p),
-                   linear=True, doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows "
-                                    "(convolution as one GEMM).")
-col2im_rows = Primitive("col2im_rows", rawops.col2im_rows,
-                        vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p),
-                        linear=True, doc="The transpose of im2col.")
+im2col = public(Primitive(
+    "im2col", kernels.im2col,
+    vjp=lambda m, g, out, x, k, s, d=(1, 1), p=(0, 0): m.col2im_rows(g, shape_of(x), k, s, d, p), linear=True,
+    doc="(N, C, H, W) -> (N*OH*OW, kh*kw*C) rows of zero-padded windows (convolution as one GEMM)."),
+    "x, k, s, d=(1, 1), p=(0, 0)")
+col2im_rows = public(Primitive(
+    "col2im_rows", kernels.col2im_rows,
+    vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1), p=(0, 0): m.im2col(gg, k, s, d, p), linear=True,
+    doc="The transpose of im2col."), "g, shape, k, s, d=(1, 1), p=(0, 0)")
 
 
 # -- the pieces every rule shares (m: NumPy in a plain backward, kinkgrad ops otherwise) -------------
@@ -51,26 +55,26 @@ def _conv(m, x, w, k, s, d, p):
 
 
 def _kernel(x, w, b, k, s, d, p):
-    cols = rawops.im2col(x, k, s, d, p)
+    cols = kernels.im2col(x, k, s, d, p)
     rows = _affine_kernel(cols, _weight_rows(np, w).T, b)
     oh, ow = conv_out_shape(x.shape[2:], k, s, d, p)
     return _as_output(np, rows, x.shape[0], oh, ow), cols
 
 
-def _vjp_x(m, g, out, x, w, b, k, s, d, p, res=None):
-    if m is rawops:
+def _vjp_x(m, g, out, x, w, b, k, s, d, p, saved=None):
+    if m is raw:
         return conv_input_grad(_rows_of(m, g), _weight_rows(m, w), shape_of(x), k, s, d, p)
     return m.col2im_rows(m.matmul(_rows_of(m, g), _weight_rows(m, w)), shape_of(x), k, s, d, p)
 
 
-def _vjp_w(m, g, out, x, w, b, k, s, d, p, res=None):
-    cols = res if m is rawops and res is not None else m.im2col(x, k, s, d, p)
+def _vjp_w(m, g, out, x, w, b, k, s, d, p, saved=None):
+    cols = saved if m is raw and saved is not None else m.im2col(x, k, s, d, p)
     gw = m.matmul(m.swapaxes(cols, 0, 1), _rows_of(m, g))               # (kh*kw*C, O)
     o, c, kh, kw = shape_of(w)
     return m.transpose(m.reshape(gw, (kh, kw, c, o)), (3, 2, 0, 1))
 
 
-def _vjp_b(m, g, out, x, w, b, k, s, d, p, res=None):
+def _vjp_b(m, g, out, x, w, b, k, s, d, p, saved=None):
     return m.sum_to(_rows_of(m, g), shape_of(b))
 
 
@@ -84,11 +88,15 @@ _conv2d = Primitive(
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW);
+    an unbatched x (C, H, W) gives (O, OH, OW)."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
+    if len(shape_of(x)) == 3 and len(shape_of(weight)) == 4:
+        out = conv2d(reshape(x, (1,) + tuple(shape_of(x))), weight, bias, stride, padding, dilation)
+        return reshape(out, tuple(shape_of(out))[1:])
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+        raise ValueError(f"conv2d: expects x (N, C, H, W) or (C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
     if sx[1] != sw[1]:
         raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
     if bias is not None and tuple(shape_of(bias)) != (sw[0],):

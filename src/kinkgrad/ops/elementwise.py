@@ -12,28 +12,27 @@ import numpy as np
 from .._special import erf as _erf_kernel
 from ..autodiff.primitive import Primitive
 from ..kinks.declare import Kink
-from ._declare import comparison, elementwise
+from ._declare import comparison, elementwise, public
 
 # -- arithmetic -------------------------------------------------------------------------------
-add = Primitive("add", np.add,
+add = public(Primitive("add", np.add,
                 vjp=(lambda m, g, out, x, y: g, lambda m, g, out, x, y: g),
                 jvp=(lambda m, t, out, x, y: t, lambda m, t, out, x, y: t),
-                doc="x + y (broadcasting).")
-subtract = Primitive("subtract", np.subtract,
+                doc="x + y (broadcasting)."), "x, y")
+subtract = public(Primitive("subtract", np.subtract,
                      vjp=(lambda m, g, out, x, y: g, lambda m, g, out, x, y: -g),
                      jvp=(lambda m, t, out, x, y: t, lambda m, t, out, x, y: -t),
-                     doc="x - y (broadcasting).")
-negative = Primitive("negative", np.negative, vjp=lambda m, g, out, x: -g, linear=True, doc="-x.")
+                     doc="x - y (broadcasting)."), "x, y")
+negative = public(Primitive("negative", np.negative, vjp=lambda m, g, out, x: -g, linear=True, doc="-x."), "x")
 multiply = elementwise("multiply", np.multiply,
                        lambda m, out, x, y: y,
                        lambda m, out, x, y: x,
-                       doc="x * y (broadcasting).")
+                       doc="x * y (broadcasting).", signature="x, y")
 divide = elementwise("divide", np.true_divide,
                      lambda m, out, x, y: 1 / y,
                      lambda m, out, x, y: -out / y, singular=True,
-                     kinks=(Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0"),
-                            Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0")),
-                     doc="x / y (broadcasting).")
+                     kinks=Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0"),
+                     doc="x / y (broadcasting).", signature="x, y")
 
 
 def _pow_dx(m, out, x, p):
@@ -61,28 +60,31 @@ def _pow_slope_at0(x, p):
 power = elementwise("power", np.power, _pow_dx, _pow_dp, singular=True,
                     kinks=(Kink(_pow_at0, _pow_slope_at0, _pow_slope_at0, kind="singular",
                                 where="x = 0 with p < 1"), None),
-                    doc="x ** p; d/dx = p x^(p-1), d/dp = x^p log x (0 at x = 0).")
+                    doc="x ** p; d/dx = p x^(p-1), d/dp = x^p log x (0 at x = 0).", signature="x, y")
 reciprocal = elementwise("reciprocal", np.reciprocal, lambda m, out, x: -out * out, singular=True,
                          kinks=Kink(lambda x: x == 0, -np.inf, -np.inf, kind="singular", where="x = 0"),
-                         doc="1 / x; singular at 0.")
-square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2.")
+                         doc="1 / x; singular at 0.", signature="x")
+square = elementwise("square", np.square, lambda m, out, x: 2 * x, doc="x ** 2.", signature="x")
 
 # -- exponentials and logarithms --------------------------------------------------------------
-exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.")
-expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.")
+exp = elementwise("exp", np.exp, lambda m, out, x: out, doc="e ** x.", signature="x")
+expm1 = elementwise("expm1", np.expm1, lambda m, out, x: out + 1, doc="e ** x - 1, accurate near 0.",
+                    signature="x")
 log = elementwise("log", np.log, lambda m, out, x: 1 / x, singular=True,
-                  kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"), doc="Natural logarithm; singular at 0.")
+                  kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"),
+                  doc="Natural logarithm.", signature="x")
 log1p = elementwise("log1p", np.log1p, lambda m, out, x: 1 / (1 + x), singular=True,
-                    kinks=Kink(lambda x: x == -1, np.nan, np.inf, kind="singular", where="x = -1"), doc="log(1 + x), accurate near 0.")
+                    kinks=Kink(lambda x: x == -1, np.nan, np.inf, kind="singular", where="x = -1"),
+                    doc="log(1 + x), accurate near 0.", signature="x")
 sqrt = elementwise("sqrt", np.sqrt, lambda m, out, x: 0.5 / out, singular=True,
                    kinks=Kink(lambda x: x == 0, np.nan, np.inf, kind="singular", where="x = 0"),
-                   doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).")
+                   doc="Square root; d/dx = 1 / (2 sqrt x), +inf at 0 (a singular point).", signature="x")
 
 # -- trigonometric and hyperbolic -------------------------------------------------------------
-sin = elementwise("sin", np.sin, lambda m, out, x: m.cos(x), doc="Sine.")
-cos = elementwise("cos", np.cos, lambda m, out, x: -m.sin(x), doc="Cosine.")
-tan = elementwise("tan", np.tan, lambda m, out, x: 1 + out * out, doc="Tangent.")
-tanh = elementwise("tanh", np.tanh, lambda m, out, x: 1 - out * out, doc="Hyperbolic tangent.")
+sin = elementwise("sin", np.sin, lambda m, out, x: m.cos(x), doc="Sine.", signature="x")
+cos = elementwise("cos", np.cos, lambda m, out, x: -m.sin(x), doc="Cosine.", signature="x")
+tan = elementwise("tan", np.tan, lambda m, out, x: 1 + out * out, doc="Tangent.", signature="x")
+tanh = elementwise("tanh", np.tanh, lambda m, out, x: 1 - out * out, doc="Hyperbolic tangent.", signature="x")
 
 
 def _sigmoid_kernel(x):
@@ -91,7 +93,7 @@ def _sigmoid_kernel(x):
 
 
 sigmoid = elementwise("sigmoid", _sigmoid_kernel, lambda m, out, x: out * (1 - out),
-                      doc="1 / (1 + e^-x), stable for large |x|.")
+                      doc="1 / (1 + e^-x), stable for large |x|.", signature="x")
 
 
 def _softplus_kernel(x, beta=1.0, threshold=None):
@@ -115,15 +117,15 @@ def softplus(x, beta=1.0, threshold=None):
 
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 erf = elementwise("erf", _erf_kernel, lambda m, out, x: _TWO_OVER_SQRT_PI * m.exp(-x * x),
-                  doc="Error function; d/dx = 2/sqrt(pi) e^(-x^2).")
+                  doc="Error function; d/dx = 2/sqrt(pi) e^(-x^2).", signature="x")
 
-copy = Primitive("copy", lambda x: np.array(x, copy=True), vjp=lambda m, g, out, x: g, linear=True,
-                 doc="A fresh copy of x (Tensor.clone); the gradient passes through.")
+copy = public(Primitive("copy", lambda x: np.array(x, copy=True), vjp=lambda m, g, out, x: g, linear=True,
+                        doc="A fresh copy of x (Tensor.clone); the gradient passes through."), "x")
 
 # -- dtype ------------------------------------------------------------------------------------
-cast = Primitive("cast", lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
-                 vjp=lambda m, g, out, x, dtype: g, linear=True,
-                 doc="Convert to another dtype (the engine casts the gradient back).")
+cast = public(Primitive("cast", lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
+                        vjp=lambda m, g, out, x, dtype: g, linear=True,
+                        doc="Convert to another dtype (the engine casts the gradient back)."), "x, dtype")
 
 # -- comparisons (no derivative: boolean, piecewise constant) ---------------------------------
 greater = comparison("greater", np.greater, lambda s: s > 0)
@@ -134,7 +136,7 @@ equal = comparison("equal", np.equal, lambda s: s == 0)
 not_equal = comparison("not_equal", np.not_equal, lambda s: s != 0)
 logical_and = comparison("logical_and", np.logical_and)
 logical_or = comparison("logical_or", np.logical_or)
-logical_not = comparison("logical_not", np.logical_not)
-isnan = comparison("isnan", np.isnan)
-isfinite = comparison("isfinite", np.isfinite)
-isinf = comparison("isinf", np.isinf)
+logical_not = comparison("logical_not", np.logical_not, signature="x")
+isnan = comparison("isnan", np.isnan, signature="x")
+isfinite = comparison("isfinite", np.isfinite, signature="x")
+isinf = comparison("isinf", np.isinf, signature="x")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
-from ._declare import ndim_of, normalize_axis, shape_of
+from . import raw
+from ._declare import ndim_of, normalize_axis, public, shape_of
+from .shape import reshape
 
 
 def _raw_index(index):
@@ -34,10 +35,10 @@ def _scatter_kernel(g, index, shape):
     return out
 
 
-scatter_add = Primitive(
+scatter_add = public(Primitive(
     "scatter_add", lambda g, index, shape: _scatter_kernel(np.asarray(g), index, shape),
     vjp=lambda m, gg, out, g, index, shape: m.getitem(gg, index), linear=True,
-    doc="Zeros of ``shape`` with ``g`` added at ``index`` (the transpose of getitem).")
+    doc="Zeros of ``shape`` with ``g`` added at ``index`` (the transpose of getitem)."), "g, index, shape")
 
 _getitem = Primitive(
     "getitem", lambda x, index: x[index],
@@ -51,18 +52,22 @@ def getitem(x, index):
     try:
         np.empty(shape_of(x), dtype=bool)[index]
     except IndexError as e:
-        raise IndexError(f"getitem: index {index!r} is invalid for a tensor of shape {tuple(shape_of(x))}: {e}") from None
+        raise IndexError(
+            f"getitem: index {index!r} is invalid for a tensor of shape {tuple(shape_of(x))}: {e}") from None
     return _getitem(x, index=index)
 
 
 def take(x, indices, axis=None):
     """Elements at ``indices`` along ``axis`` (flattened when None), like ``np.take``."""
-    from .shape import reshape
-
     indices = np.asarray(_raw_index(indices))
-    if axis is None:
+    ax = None if axis is None else normalize_axis(axis, ndim_of(x), "take")[0]
+    n = int(np.prod(shape_of(x))) if ax is None else shape_of(x)[ax]
+    if indices.size and (indices.max() >= n or indices.min() < -n):
+        bad = indices[(indices >= n) | (indices < -n)].flat[0]
+        raise IndexError(f"take: index {bad} is out of range for {'the' if ax is None else 'axis %d,' % ax} "
+                         f"{n} element(s) (shape {tuple(shape_of(x))})")
+    if ax is None:
         return getitem(reshape(x, (-1,)), indices)
-    ax = normalize_axis(axis, ndim_of(x), "take")[0]
     return getitem(x, (slice(None),) * ax + (indices,))
 
 
@@ -70,7 +75,7 @@ gather = take
 
 _put_along = Primitive(
     "put_along_axis_add",
-    rawops.put_along_axis_add,
+    raw.put_along_axis_add,
     vjp=lambda m, gg, out, g, idx, axis, shape: m.take_along_axis(gg, idx, axis), linear=True)
 
 _take_along = Primitive(
@@ -122,3 +127,20 @@ _argsort = Primitive("argsort", lambda x, axis, kind: np.argsort(x, axis=axis, k
 def argsort(x, axis=-1, descending=False, stable=True):
     """Indices that sort ``x`` along ``axis`` (integers, not differentiable)."""
     return _argsort(-x if descending else x, axis=axis, kind="stable" if stable else None)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into pieces along ``axis`` (NumPy semantics: a count of equal parts, or split points)."""
+    n = ndim_of(x)
+    ax = normalize_axis(axis, n, "split")[0]
+    size = shape_of(x)[ax]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or size % indices_or_sections:
+            raise ValueError(f"split: axis {ax} of size {size} (shape {tuple(shape_of(x))}) does not split into "
+                             f"{indices_or_sections} equal parts")
+        step = size // indices_or_sections
+        points = list(range(step, size, step))
+    else:
+        points = list(indices_or_sections)
+    bounds = [0] + points + [size]
+    return [getitem(x, (slice(None),) * ax + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]

@@ -6,6 +6,7 @@ import numpy as np
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
 from ._declare import ndim_of, shape_of
+from .shape import reshape
 
 
 def _as_matrices(m, g, a, b):
@@ -106,13 +107,13 @@ def dot(a, b):
     """Inner product of two 1-D tensors, or matmul otherwise."""
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
+    if ndim_of(a) == 1 and ndim_of(b) == 1 and shape_of(a) != shape_of(b):
+        raise ValueError(f"dot: vectors of different lengths, shapes {tuple(shape_of(a))} and {tuple(shape_of(b))}")
     return matmul(a, b)
 
 
 def outer(a, b):
     """Outer product of two vectors (flattened first)."""
-    from .shape import reshape
-
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
@@ -152,7 +153,8 @@ def _einsum_vjp(m, g, out, *xs, spec):
 
 
 _einsum = Primitive("einsum", lambda *xs, spec: np.einsum(spec, *xs, optimize=len(xs) > 2),
-                    vjp=_einsum_vjp, linear=True, variadic=True, doc="Einstein summation (multilinear in its operands).")
+                    vjp=_einsum_vjp, linear=True, joint_rules=True,
+                    doc="Einstein summation (multilinear in its operands).")
 
 
 def einsum(spec, *operands):

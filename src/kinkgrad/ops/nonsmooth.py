@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kinks.declare import Kink, at_point, difference_switch
+from ..kinks.docs import documents
 from ._declare import elementwise
 
 _AT0, _DIST0 = at_point(0.0)
@@ -20,12 +21,11 @@ def _zero_kink(left, right, kind="kink"):
 
 
 abs = elementwise(
-    "abs", np.abs, lambda m, out, x: m.sign(x), kinks=_zero_kink(-1.0, 1.0),
-    doc="|x|. Kink: x = 0, one-sided slopes -1 / +1; default 0.")
+    "abs", np.abs, lambda m, out, x: m.sign(x), kinks=_zero_kink(-1.0, 1.0), doc="|x|.", signature="x")
 
 relu = elementwise(
-    "relu", lambda x: np.maximum(x, 0), lambda m, out, x: x > 0, kinks=_zero_kink(0.0, 1.0),
-    doc="max(x, 0). Kink: x = 0, one-sided slopes 0 / 1; default 0.")
+    "relu", lambda x: np.maximum(x, 0), lambda m, out, x: x > 0, kinks=_zero_kink(0.0, 1.0), doc="max(x, 0).",
+    signature="x")
 
 
 def _leaky_kernel(x, negative_slope=0.01):
@@ -41,11 +41,12 @@ def _leaky_deriv(m, out, x, negative_slope=0.01):
 leaky_relu = elementwise(
     "leaky_relu", _leaky_kernel, _leaky_deriv,
     kinks=_zero_kink(lambda x, negative_slope=0.01: negative_slope, 1.0),
-    doc="x if x >= 0 else slope * x. Kink: x = 0, slopes slope / 1; default slope (for 0 <= slope <= 1).")
+    doc="x if x >= 0 else negative_slope * x; at 0 the default derivative is clip(negative_slope, 0, 1), the "
+        "minimum-norm one-sided slope.", signature="x, negative_slope=0.01")
 
 sign = elementwise(
     "sign", np.sign, lambda m, out, x: 0 * x, kinks=_zero_kink(0.0, 0.0, kind="jump"), piecewise_constant=True,
-    doc="-1, 0 or 1. Jump at x = 0; derivative 0 everywhere it exists.")
+    doc="-1, 0 or 1; derivative 0 everywhere it exists.", signature="x")
 
 
 def _heaviside_kernel(x, value=0.5):
@@ -55,7 +56,7 @@ def _heaviside_kernel(x, value=0.5):
 heaviside = elementwise(
     "heaviside", _heaviside_kernel, lambda m, out, x, value=0.5: 0 * x,
     kinks=_zero_kink(0.0, 0.0, kind="jump"), piecewise_constant=True,
-    doc="The unit step (``value`` at 0). Jump at x = 0; derivative 0 everywhere it exists.")
+    doc="The unit step (``value`` at 0); derivative 0 everywhere it exists.", signature="x, value=0.5")
 
 
 def _flat(m, out, x):
@@ -72,18 +73,18 @@ def _dist_half(x):
 
 floor = elementwise("floor", np.floor, _flat, piecewise_constant=True,
                     kinks=Kink(lambda x: x == np.floor(x), kind="jump", where="x integer", distance=_dist_integer),
-                    doc="Round down. Jumps at integers; derivative 0.")
+                    doc="Round down; derivative 0 everywhere it exists.", signature="x")
 ceil = elementwise("ceil", np.ceil, _flat, piecewise_constant=True,
                    kinks=Kink(lambda x: x == np.floor(x), kind="jump", where="x integer", distance=_dist_integer),
-                   doc="Round up. Jumps at integers; derivative 0.")
+                   doc="Round up; derivative 0 everywhere it exists.", signature="x")
 trunc = elementwise("trunc", np.trunc, _flat, piecewise_constant=True,
                     kinks=Kink(lambda x: (x == np.floor(x)) & (x != 0), kind="jump", where="x nonzero integer",
                                distance=_dist_integer),
-                    doc="Round toward 0. Jumps at nonzero integers; derivative 0.")
+                    doc="Round toward 0; derivative 0 everywhere it exists.", signature="x")
 round = elementwise("round", np.round, _flat, piecewise_constant=True,
                     kinks=Kink(lambda x: x - np.floor(x) == 0.5, kind="jump", where="x half-integer",
                                distance=_dist_half),
-                    doc="Round half to even. Jumps at half-integers; derivative 0.")
+                    doc="Round half to even; derivative 0 everywhere it exists.", signature="x")
 
 
 # -- ties between two arguments -------------------------------------------------------------------
@@ -99,16 +100,14 @@ maximum = elementwise(
     "maximum", np.maximum,
     lambda m, out, x, y: (x > y) + 0.5 * (x == y),
     lambda m, out, x, y: (x < y) + 0.5 * (x == y),
-    kinks=(Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
-           Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch)),
-    doc="Elementwise max. Tie at x = y: each side gets 1/2 by default (``ties='first'`` gives x all).")
+    kinks=Kink(_tie, 0.0, 1.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
+    doc="Elementwise max.", signature="x, y")
 minimum = elementwise(
     "minimum", np.minimum,
     lambda m, out, x, y: (x < y) + 0.5 * (x == y),
     lambda m, out, x, y: (x > y) + 0.5 * (x == y),
-    kinks=(Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
-           Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch)),
-    doc="Elementwise min. Tie at x = y: each side gets 1/2 by default (``ties='first'`` gives x all).")
+    kinks=Kink(_tie, 1.0, 0.0, kind="tie", where="x = y", distance=_tie_distance, switch=difference_switch),
+    doc="Elementwise min.", signature="x, y")
 
 
 # -- clamps: clip (tensor or scalar bounds), hardtanh, relu6 ------------------------------------------
@@ -169,7 +168,7 @@ def _clip_switch(i, ts, xs, params):
     return np.where(on_lo, t[0] - t[1], t[0] - t[2])
 
 
-_CLAMP_KINK = Kink(_at_bound, _clip_left, _clip_right, where="x = lo or x = hi", distance=_bound_distance,
+_CLAMP_KINK = Kink(_at_bound, _clip_left, _clip_right, where="x = a_min or x = a_max", distance=_bound_distance,
                    switch=_clip_switch)
 
 clip = elementwise(
@@ -178,7 +177,7 @@ clip = elementwise(
     lambda m, out, x, lo, hi: (x < lo) + 0 * x,
     lambda m, out, x, lo, hi: (x > hi) + 0 * x,
     kinks=(_CLAMP_KINK, None, None),
-    doc="Clamp x to [lo, hi] (either may be None). Kinks at the bounds; default derivative 0 there.")
+    doc="Clamp x to [a_min, a_max] (either may be None; tensors broadcast).", signature="x, a_min=None, a_max=None")
 
 
 def _param_clamp(name, doc):
@@ -193,18 +192,19 @@ def _param_clamp(name, doc):
         doc=doc)
 
 
-_hardtanh = _param_clamp("hardtanh", "clip(x, min_val, max_val). Kinks at the bounds; default 0 there.")
-_relu6 = _param_clamp("relu6", "min(max(x, 0), 6). Kinks at 0 and 6; default 0 there.")
+_hardtanh = _param_clamp("hardtanh", "clip(x, min_val, max_val).")
+_relu6 = _param_clamp("relu6", "min(max(x, 0), 6).")
 
 
+@documents("hardtanh")
 def hardtanh(x, min_val=-1.0, max_val=1.0):
-    """clip(x, min_val, max_val) as its own op (frameworks disagree on it and on clip separately).
-    Kinks at the bounds; default derivative 0 there."""
+    """clip(x, min_val, max_val) as its own op (frameworks disagree on it and on clip separately)."""
     return _hardtanh(x, lo=float(min_val), hi=float(max_val))
 
 
+@documents("relu6")
 def relu6(x):
-    """min(max(x, 0), 6). Kinks at 0 and 6; default derivative 0 there."""
+    """min(max(x, 0), 6)."""
     return _relu6(x, lo=0.0, hi=6.0)
 
 
@@ -222,14 +222,14 @@ hardswish = elementwise(
     lambda m, out, x: m.where(x <= -3, 0.0, m.where(x >= 3, 1.0, (2 * x + 3) / 6)),
     kinks=Kink(_AT3, lambda x: np.where(x < 0, 0.0, 1.5), lambda x: np.where(x < 0, -0.5, 1.0),
                where="x = -3 or x = 3", distance=_DIST3),
-    doc="x * relu6(x + 3) / 6. Kinks at -3 (slopes 0 / -0.5) and 3 (1.5 / 1); default 0 and 1.")
+    doc="x * relu6(x + 3) / 6. One-sided derivatives 0 / -0.5 at -3 and 1.5 / 1 at 3.", signature="x")
 
 hardsigmoid = elementwise(
     "hardsigmoid", lambda x: np.clip(x / 6 + 0.5, 0, 1),
     lambda m, out, x: ((x > -3) & (x < 3)) * (1 / 6) + 0 * x,
     kinks=Kink(_AT3, lambda x: np.where(x < 0, 0.0, 1 / 6), lambda x: np.where(x < 0, 1 / 6, 0.0),
                where="x = -3 or x = 3", distance=_DIST3),
-    doc="relu6(x + 3) / 6. Kinks at -3 and 3; default 0 there.")
+    doc="relu6(x + 3) / 6. One-sided derivatives 0 / 1/6 at -3 and 1/6 / 0 at 3.", signature="x")
 
 
 def _at_lambd(x, lambd=0.5):
@@ -245,7 +245,7 @@ softshrink = elementwise(
     lambda m, out, x, lambd=0.5: ((x > lambd) | (x < -lambd)) + 0 * x,
     kinks=Kink(_at_lambd, lambda x, lambd=0.5: np.where(x < 0, 1.0, 0.0),
                lambda x, lambd=0.5: np.where(x < 0, 0.0, 1.0), where="|x| = lambd", distance=_dist_lambd),
-    doc="Shrink toward 0 by lambd. Kinks at +-lambd; default 0 there.")
+    doc="Shrink toward 0 by lambd.", signature="x, lambd=0.5")
 
 hardshrink = elementwise(
     "hardshrink", lambda x, lambd=0.5: np.where((x > lambd) | (x < -lambd), x, 0 * x),
@@ -253,14 +253,14 @@ hardshrink = elementwise(
     kinks=Kink(_at_lambd, lambda x, lambd=0.5: np.where(x < 0, 1.0, 0.0),
                lambda x, lambd=0.5: np.where(x < 0, 0.0, 1.0), kind="jump", where="|x| = lambd",
                distance=_dist_lambd),
-    doc="x where |x| > lambd, else 0. Jumps at +-lambd; default derivative 0 there.")
+    doc="x where |x| > lambd, else 0.", signature="x, lambd=0.5")
 
 threshold = elementwise(
     "threshold", lambda x, threshold, value: np.where(x > threshold, x, np.asarray(value, x.dtype)),
     lambda m, out, x, threshold, value: (x > threshold) + 0 * x,
     kinks=Kink(lambda x, threshold, value: x == threshold, 0.0, 1.0, kind="jump", where="x = threshold",
                distance=lambda x, threshold, value: np.abs(x - threshold)),
-    doc="x where x > threshold, else value. Jump (or kink) at the threshold; default derivative 0.")
+    doc="x where x > threshold, else value.", signature="x, threshold, value")
 
 
 # -- modular arithmetic ---------------------------------------------------------------------------
@@ -273,9 +273,9 @@ mod = elementwise(
     kinks=(Kink(_at_multiple, 1.0, 1.0, kind="jump", where="x a multiple of y"),
            Kink(_at_multiple, lambda x, y: -np.floor(x / y), lambda x, y: -np.floor(x / y), kind="jump",
                 where="x a multiple of y")),
-    doc="x mod y with the sign of y (Python's %, NumPy's mod). Jumps where x is a multiple of y.")
+    doc="x mod y with the sign of y (Python's %, NumPy's mod).", signature="x, y")
 remainder = mod
 fmod = elementwise(
     "fmod", np.fmod, lambda m, out, x, y: 1 + 0 * x, lambda m, out, x, y: -m.trunc(x / y),
     kinks=(Kink(lambda x, y: np.fmod(x, y) == 0, 1.0, 1.0, kind="jump", where="x a multiple of y"), None),
-    doc="C-style remainder with the sign of x. Jumps where x is a multiple of y.")
+    doc="C-style remainder with the sign of x.", signature="x, y")

@@ -12,25 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
-from ..autodiff.sites import running
-from ..kinks.declare import TIE
-from ..kinks.policy import _POLICY
+from ..context import running, running_directions
+from ..kinks.declare import TIE, tie
+from ..kinks.docs import documents
+from ..kinks.policy import current
 from ..kinks.resolve import effective_rule, raise_at
 from ..tensor import Tensor
-from ._declare import ndim_of, normalize_axis, shape_of
-
+from . import raw
+from ._declare import ndim_of, normalize_axis, public, shape_of
+from .shape import reshape, transpose
 
 # -- the sparse linear map and its transpose ---------------------------------------------------
-select_apply = Primitive(
-    "select_apply", rawops.select_apply,
+select_apply = public(Primitive(
+    "select_apply", raw.select_apply,
     vjp=lambda m, g, out, t, rows, cols, vals, shape: m.select_transpose(g, rows, cols, vals, shape_of(t)),
-    linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic.")
-select_transpose = Primitive(
-    "select_transpose", rawops.select_transpose,
+    linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic."),
+    "t, rows, cols, vals, shape")
+select_transpose = public(Primitive(
+    "select_transpose", raw.select_transpose,
     vjp=lambda m, gg, out, g, rows, cols, vals, shape: m.select_apply(gg, rows, cols, vals, shape_of(g)),
-    linear=True, doc="W.T @ g: the transpose of select_apply.")
+    linear=True, doc="W.T @ g: the transpose of select_apply."), "g, rows, cols, vals, shape")
 
 
 # -- building W --------------------------------------------------------------------------------
@@ -145,15 +147,9 @@ def _torch_topk_order(row, k):
     return np.array([i for _, i in head])
 
 
-def input_dirs():
-    from ..autodiff.directional import input_dirs as find
-
-    return find()
-
-
-def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
+def _selection(op, x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     """COO (rows, cols, vals) of W for the order statistic ``kind`` on rows ``x2`` (B, n)."""
-    policy = _POLICY.get()
+    policy = current()
     B, n = x2.shape
     rule = "split" if policy.is_default else effective_rule(policy, op, TIE)
     if rule == "default":
@@ -163,7 +159,7 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     if directional:
         # x + t v ordered: tied values are ordered by their tangents (lexicographically); what
         # still ties after every direction shares evenly
-        found = input_dirs()
+        found = running_directions()
         tans = list(found[0]) if found and found[0] is not None else []
         keys = [np.broadcast_to(np.arange(n), (B, n))] + [sign * np.asarray(t) for t in reversed(tans)] + [sign * x2]
         order = np.lexsort(keys, axis=-1)
@@ -177,8 +173,8 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
             for depth in range(len(sorted_tans)):
                 still = _tied(_groups(sv, *sorted_tans[:depth + 1]))
                 counts.append(int(np.count_nonzero(tied_before)) - int(np.count_nonzero(still)) - sum(counts))
-            policy.audit.record_ties(op, running.site, tied_before, None, rule, x2)
-            policy.audit.record_directional(op, running.site, counts, total)
+            policy.audit.record_ties(op, running().site, tied_before, None, rule, x2)
+            policy.audit.record_directional(op, running().site, counts, total)
         rule = "split"
     else:
         order = np.argsort(sign * x2, axis=1, kind="stable")
@@ -190,16 +186,19 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     elif kind == "topk":
         out_j, pos, w = np.arange(k), np.arange(k), np.ones(k)
     elif kind in ("median", "quantile"):
-        if kind == "median" and rule == "lower":
-            rule, qq, lower = "split", 0.5, True
-        else:
-            qq, lower = (0.5 if kind == "median" else q), False
-            if kind == "median" and rule == "linear":
-                rule = "first"
-        at = qq * (n - 1)
+        if kind == "median" and rule == "torch":
+            # PyTorch: the full reduction shares the lower median among its ties; along an axis the
+            # lower middle element of the stable order (index breaks ties) takes it all
+            rule = "lower" if whole else "lower-first"
+        middle = rule[:5] if kind == "median" and rule in ("lower", "upper", "lower-first") else None
+        if middle is not None:
+            rule = "first" if rule == "lower-first" else "split"
+        elif kind == "median" and rule == "linear":
+            rule = "first"
+        at = (0.5 if kind == "median" else q) * (n - 1)
         lo, hi = int(np.floor(at)), int(np.ceil(at))
-        if lower or lo == hi:
-            out_j, pos, w = np.array([0]), np.array([lo]), np.array([1.0])
+        if middle is not None or lo == hi:
+            out_j, pos, w = np.array([0]), np.array([hi if middle == "upper" else lo]), np.array([1.0])
         else:
             frac = at - lo
             out_j, pos, w = np.array([0, 0]), np.array([lo, hi]), np.array([1 - frac, frac])
@@ -211,10 +210,10 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     w_b = np.tile(w, B)
     tied = end[rows_b, pos_b] > start[rows_b, pos_b]
     if policy.audit is not None and not directional:       # directional ties were recorded above
-        policy.audit.record_ties(op, running.site, tied, None, rule, x2)
+        policy.audit.record_ties(op, running().site, tied, None, rule, x2)
     if rule == "raise" and tied.any():
-        raise_at(op, TIE, tied, [x2[rows_b, order[rows_b, pos_b]]], running.site)
-    if rule == "torch-topk":
+        raise_at(op, TIE, tied, [x2[rows_b, order[rows_b, pos_b]]], running().site)
+    if rule == "torch":
         rule = "first"
         if tied.any():
             for r in np.unique(rows_b[tied]):
@@ -230,7 +229,7 @@ def _out_index(p, pos, out_j):
     return lookup[p]
 
 
-def _order_value(x2, kind, k=None, q=None, descending=False, method=None):
+def _order_value(x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     if kind == "sort":
         s = np.sort(x2, axis=1, kind="stable")
         return np.flip(s, axis=1) if descending else s
@@ -244,7 +243,7 @@ def _order_value(x2, kind, k=None, q=None, descending=False, method=None):
     raise ValueError(kind)
 
 
-def _order_prim(name):
+def _order_prim(name, rules=None):
     def vjp(m, g, out, x2, **spec):
         rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
@@ -253,20 +252,29 @@ def _order_prim(name):
         rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
         return m.select_apply(t, rows, cols, vals, shape)
 
-    return Primitive(name, _order_value, vjp=vjp, jvp=jvp, doc=f"{name} along the last axis of a 2-D array")
+    return Primitive(name, _order_value, vjp=vjp, jvp=jvp, kinks=tie("equal values in the row", rules),
+                     doc=f"{name} along the last axis of a 2-D array")
 
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-_PRIMS = {name: _order_prim(name) for name in ("sort", "topk", "median", "quantile")}
+_PRIMS = {
+    "sort": _order_prim("sort"),
+    "topk": _order_prim("topk", {"torch": "tied picks in the order PyTorch's CPU selection algorithm leaves them"}),
+    "median": _order_prim("median", {
+        "lower": "the lower of the two middle order statistics takes the whole gradient (ties in it share)",
+        "upper": "the upper of the two middle order statistics takes the whole gradient (ties in it share)",
+        "linear": "interpolation between the two middle order statistics, ties to the first in stable order",
+        "torch": "PyTorch's: along an axis the lower middle element in stable order takes the whole gradient; "
+                 "the full reduction shares it among the elements tied with the lower median"}),
+    "quantile": _order_prim("quantile"),
+}
 
 
 def _rows(x, axis, op):
     """Move ``axis`` last and flatten the rest: (B, n) rows, and how to undo it."""
-    from .shape import reshape, transpose
-
     nd = ndim_of(x)
     if nd == 0:
         raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
@@ -276,7 +284,7 @@ def _rows(x, axis, op):
     lead = tuple(shape_of(moved)[:-1])
     n = shape_of(moved)[-1]
     if n == 0:
-        raise ValueError(f"{op}: the axis has no elements (shape {tuple(shape_of(x))})")
+        raise ValueError(f"{op}: the axis has no elements: the tensor is empty along it (shape {tuple(shape_of(x))})")
     x2 = reshape(moved, (int(np.prod(lead, dtype=int)), n))
 
     def back(y2, keep=True):
@@ -289,13 +297,17 @@ def _rows(x, axis, op):
     return x2, back
 
 
+@documents("sort")
 def sort(x, axis=-1, descending=False):
     """Sorted values along ``axis``. Ties: the gradient follows the stable order under
     ``first`` (what frameworks do); by default tied elements share evenly."""
+    if 0 in tuple(shape_of(x)):
+        return x * 1               # nothing to order: an empty result, like NumPy's and PyTorch's sort
     x2, back = _rows(x, axis, "sort")
     return back(_PRIMS["sort"](x2, kind="sort", descending=bool(descending)))
 
 
+@documents("topk")
 def topk(x, k, axis=-1, largest=True):
     """The ``k`` largest (or smallest) values along ``axis``, sorted, and their indices."""
     n = shape_of(x)[axis] if ndim_of(x) else 0
@@ -309,26 +321,28 @@ def topk(x, k, axis=-1, largest=True):
     return (vals if largest else -vals), Tensor._wrap(np.moveaxis(idx, -1, axis))
 
 
+@documents("median")
 def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
-    from .shape import reshape
-
     if axis is None:
-        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median")
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"median: the tensor is empty (shape {tuple(shape_of(x))}); it has no median")
+        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median", whole=True)
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "median")
     y = back(_PRIMS["median"](x2, kind="median"), keep=keepdims)
     return y
 
 
+@documents("quantile")
 def quantile(x, q, axis=None, keepdims=False):
     """The ``q``-quantile (0 <= q <= 1) with linear interpolation between order statistics."""
-    from .shape import reshape
-
     if not 0 <= q <= 1:
         raise ValueError(f"quantile: q={q} must lie in [0, 1]")
     if axis is None:
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"quantile: the tensor is empty (shape {tuple(shape_of(x))}); it has no quantile")
         y = _PRIMS["quantile"](reshape(x, (1, -1)), kind="quantile", q=float(q))
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "quantile")
@@ -337,7 +351,7 @@ def quantile(x, q, axis=None, keepdims=False):
 
 # -- running extremes ----------------------------------------------------------------------------
 def _cum_selection(op, x2, largest):
-    policy = _POLICY.get()
+    policy = current()
     B, n = x2.shape
     rule = "split" if policy.is_default else effective_rule(policy, op, TIE)
     if rule == "default":
@@ -354,9 +368,9 @@ def _cum_selection(op, x2, largest):
     count = cum - before                                   # candidates for output j
     tied = count > 1
     if policy.audit is not None:
-        policy.audit.record_ties(op, running.site, tied, None, rule, x2)
+        policy.audit.record_ties(op, running().site, tied, None, rule, x2)
     if rule == "raise" and tied.any():
-        raise_at(op, TIE, tied, [x2], running.site)
+        raise_at(op, TIE, tied, [x2], running().site)
     rows = np.repeat(np.arange(B), n)
     js = np.tile(np.arange(n), B)
     if rule == "first" or not tied.any():
@@ -376,7 +390,7 @@ def _cum_selection(op, x2, largest):
     base = np.ones(len(ridx))
     if rule == "directional":
         keep = np.ones(len(ridx), dtype=bool)
-        found = input_dirs()
+        found = running_directions()
         for tk in (found[0] if found and found[0] is not None else []):
             key = np.where(keep, (1 if largest else -1) * np.asarray(tk).ravel()[r_of * n + elems], -np.inf)
             best = np.full(B * n, -np.inf)
@@ -384,7 +398,7 @@ def _cum_selection(op, x2, largest):
             keep &= key == best[ridx]
         kept = np.bincount(ridx, weights=keep, minlength=B * n)
         if policy.audit is not None:
-            policy.audit.record_directional(op, running.site, [int(np.count_nonzero(tied.ravel() & (kept == 1)))],
+            policy.audit.record_directional(op, running().site, [int(np.count_nonzero(tied.ravel() & (kept == 1)))],
                                             int(np.count_nonzero(tied)))
         return (r_of * n + j_of), (r_of * n + elems), keep / kept[ridx], (B, n)
     win = base                                             # a candidate moved toward winning takes it alone
@@ -426,12 +440,14 @@ def _cum_prim(name, largest):
 
     acc = np.maximum if largest else np.minimum
     return Primitive(name, lambda x2: acc.accumulate(x2, axis=1), vjp=vjp, jvp=jvp,
+                     kinks=tie("an element equal to the running extreme"),
                      doc=f"running {'max' if largest else 'min'} along the last axis")
 
 
 _CUMMAX, _CUMMIN = _cum_prim("cummax", True), _cum_prim("cummin", False)
 
 
+@documents("cummax")
 def cummax(x, axis=0):
     """Running maximum along ``axis``. Ties (an element equal to the running max) share by default;
     the ``torch`` preset gives each output to the latest tied element, ``jax`` splits."""
@@ -439,6 +455,7 @@ def cummax(x, axis=0):
     return back(_CUMMAX(x2))
 
 
+@documents("cummin")
 def cummin(x, axis=0):
     """Running minimum along ``axis`` (ties as in ``cummax``)."""
     x2, back = _rows(x, axis, "cummin")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
+from ..kernels import col2im as _col2im_kernel
 from ..kernels import reduce_small_axes
-from ._declare import int_pair, shape_of
-from .reduce import _extreme
+from ..kernels import windows2d as _windows2d_kernel
+from ..kinks.docs import documents
+from ._declare import int_pair, public, shape_of
+from .index import getitem
+from .reduce import _extreme, mean
+from .shape import pad, reshape
 
 
 def _windows_transpose(m, g, out, x, k, s, d=(1, 1)):
@@ -20,11 +24,13 @@ def _windows_transpose(m, g, out, x, k, s, d=(1, 1)):
     return m.col2im(g, shape_of(x), k, s, d)
 
 
-windows2d = Primitive("windows2d", rawops.windows2d, vjp=_windows_transpose, linear=True,
-                      doc="Sliding kh x kw windows with stride s over the last two axes.")
-col2im = Primitive("col2im", rawops.col2im,
-                   vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
-                   doc="The transpose of windows2d: sum window values back onto the image.")
+windows2d = public(Primitive("windows2d", _windows2d_kernel, vjp=_windows_transpose, linear=True,
+                             doc="Sliding kh x kw windows with stride s over the last two axes."),
+                   "x, k, s, d=(1, 1)")
+col2im = public(Primitive("col2im", _col2im_kernel,
+                          vjp=lambda m, gg, out, g, shape, k, s, d=(1, 1): m.windows2d(gg, k, s, d), linear=True,
+                          doc="The transpose of windows2d: sum window values back onto the image."),
+                "g, shape, k, s, d=(1, 1)")
 
 def _window_max(x, axis, keepdims):
     return reduce_small_axes(np.maximum, x, axis, keepdims)
@@ -37,9 +43,6 @@ def _pool(x, kernel_size, stride, padding, op, pad_value, reduce):
     """What the poolings share: (C, H, W) or (N, C, H, W) input, padding with ``pad_value``, and the
     windows as extra axes that ``reduce(windows, axes)`` collapses. Non-overlapping windows are a
     reshape (a view, no copy); overlapping ones a read-only strided view (windows2d)."""
-    from .index import getitem
-    from .shape import pad, reshape
-
     k = int_pair(kernel_size, "kernel_size", op)
     s = int_pair(stride if stride is not None else k, "stride", op)
     shape = tuple(shape_of(x))
@@ -63,6 +66,7 @@ def _pool(x, kernel_size, stride, padding, op, pad_value, reduce):
     return reshape(out, tuple(shape_of(out)[1:])) if len(shape) == 3 else out
 
 
+@documents("max_pool2d")
 def max_pool2d(x, kernel_size, stride=None, padding=0):
     """Max over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (PyTorch's layout).
 
@@ -75,6 +79,4 @@ def max_pool2d(x, kernel_size, stride=None, padding=0):
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0):
     """Mean over ``kernel_size`` windows of an (N, C, H, W) or (C, H, W) tensor (zero padding counts)."""
-    from .reduce import mean
-
     return _pool(x, kernel_size, stride, padding, "avg_pool2d", 0.0, lambda v, axes: mean(v, axis=axes))

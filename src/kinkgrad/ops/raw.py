@@ -1,4 +1,5 @@
-"""The NumPy twin of the kinkgrad ops namespace, used by derivative rules in a plain backward pass.
+"""The NumPy twin of the kinkgrad ops namespace, used by derivative rules in a plain backward pass
+and in directional mode (the engine is handed both namespaces by ``kinkgrad.ops``).
 
 Every name here exists in ``kinkgrad.ops`` with the same meaning (a test checks it), so one rule
 text serves both the fast NumPy backward and the differentiable one used for higher order.
@@ -9,7 +10,8 @@ import math
 
 import numpy as np
 
-from ..kernels import add_taps as _add_taps, conv_out_shape as _conv_out_shape
+from .._special import erf  # noqa: F401  (part of the rule namespace)
+from ..kernels import col2im, col2im_rows, im2col, windows2d  # noqa: F401  (part of the rule namespace)
 
 exp, log, sqrt, sin, cos, tanh = np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh
 square, sign, abs, where = np.square, np.sign, np.abs, np.where
@@ -113,9 +115,6 @@ def einsum(spec, *xs):
     return np.einsum(spec, *xs, optimize=len(xs) > 2)
 
 
-from .._special import erf  # noqa: E402,F401  (part of the rule namespace)
-
-
 def select_apply(t, rows, cols, vals, shape):
     """W @ t for the sparse W = (rows, cols, vals) of an order statistic, shaped ``shape``."""
     t = np.asarray(t)
@@ -126,61 +125,3 @@ def select_apply(t, rows, cols, vals, shape):
 def select_transpose(g, rows, cols, vals, shape):
     """W.T @ g, shaped like the input ``shape``."""
     return select_apply(g, cols, rows, vals, shape)
-
-
-def windows2d(x, k, s, d=(1, 1)):
-    """(N, C, H, W) -> (N, C, OH, OW, kh, kw) windows with stride s and dilation d: a read-only
-    strided view (overlapping windows share memory; copying them cost kh*kw times the input)."""
-    span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
-    v = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
-    return v[:, :, ::s[0], ::s[1], ::d[0], ::d[1]]
-
-
-def col2im(g, shape, k, s, d=(1, 1)):
-    """The transpose of windows2d: each window's values summed back where they came from."""
-    out = np.zeros(shape, dtype=np.asarray(g).dtype)
-    oh, ow = g.shape[2], g.shape[3]
-    for i in range(k[0]):
-        for j in range(k[1]):
-            out[:, :, i * d[0]:i * d[0] + s[0] * oh:s[0], j * d[1]:j * d[1] + s[1] * ow:s[1]] += g[:, :, :, :, i, j]
-    return out
-
-
-def im2col(x, k, s, d=(1, 1), p=(0, 0)):
-    """(N, C, H, W) -> (N*OH*OW, kh*kw*C): one row per output position of the zero-padded input,
-    channels last within a row, so each window's copy moves runs of C contiguous values when x is
-    stored channels-last (as every convolution's output is) and the row order needs no transpose."""
-    n, c, h, w = x.shape
-    xh = x.transpose(0, 2, 3, 1)
-    if p[0] or p[1]:
-        buf = np.zeros((n, h + 2 * p[0], w + 2 * p[1], c), dtype=x.dtype)
-        buf[:, p[0]:p[0] + h, p[1]:p[1] + w, :] = xh
-        xh = buf
-    oh, ow = _conv_out_shape((h, w), k, s, d, p)
-    if c >= 4:
-        # many channels: one strided copy, inner runs along the channels
-        span = ((k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1)
-        v = np.lib.stride_tricks.sliding_window_view(xh, span, axis=(1, 2))[:, ::s[0], ::s[1], :, ::d[0], ::d[1]]
-        return np.ascontiguousarray(v.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, -1)
-    # few channels: kh*kw slice copies, inner runs along the width (3x faster for one channel)
-    cols = np.empty((n, oh, ow, k[0], k[1], c), dtype=x.dtype)
-    for i in range(k[0]):
-        for j in range(k[1]):
-            cols[:, :, :, i, j, :] = xh[:, i * d[0]:i * d[0] + s[0] * (oh - 1) + 1:s[0],
-                                        j * d[1]:j * d[1] + s[1] * (ow - 1) + 1:s[1], :]
-    return cols.reshape(n * oh * ow, -1)
-
-
-def col2im_rows(g, shape, k, s, d=(1, 1), p=(0, 0)):
-    """The transpose of im2col: every row's values summed back onto the (N, C, H, W) image (the
-    result is stored channels-last, like the rows)."""
-    n, c = shape[:2]
-    oh, ow = _conv_out_shape(shape[2:], k, s, d, p)
-    g = np.asarray(g)
-    if 1 < c <= 32:
-        # few channels: one copy makes each kernel tap's values contiguous, so the adds run over
-        # whole rows instead of runs of c values (1.0 vs 1.55 ms for 64x14x14x16, 3x3)
-        taps = np.ascontiguousarray(g.reshape(n * oh * ow, k[0] * k[1], c).transpose(1, 0, 2))
-        return _add_taps(lambda i, j: taps[i * k[1] + j].reshape(n, oh, ow, c), shape, k, s, d, p, g.dtype)
-    g6 = g.reshape(n, oh, ow, k[0], k[1], c)
-    return _add_taps(lambda i, j: g6[:, :, :, i, j, :], shape, k, s, d, p, g.dtype)
