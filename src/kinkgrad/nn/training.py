@@ -10,6 +10,7 @@ import numpy as np
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optim as _optim
+from .. import plot as _plot
 from ..context import no_grad
 from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor
@@ -30,6 +31,11 @@ class History:
 
     def __repr__(self):
         return f"History({ {k: [round(x, 4) for x in v] for k, v in self.history.items()} })"
+
+    def plot(self):
+        """Loss, metrics and (after ``fit`` with the audit) kink counts per epoch: a matplotlib Figure
+        (needs the ``[plot]`` extra)."""
+        return _plot.history(self)
 
 
 class Callback:
