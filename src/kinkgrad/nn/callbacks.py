@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .. import plot as _plot
 from ._checks import flag, nonnegative_int, real
 
 _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
@@ -117,6 +118,11 @@ class History(Callback):
 
     def __repr__(self):
         return f"History({ {k: [round(x, 4) for x in v] for k, v in self.history.items()} })"
+
+    def plot(self):
+        """Loss, metrics and (after ``fit`` with the audit) kink counts per epoch: a matplotlib Figure
+        (needs the ``[plot]`` extra)."""
+        return _plot.history(self)
 
 
 class _Monitor(Callback):
