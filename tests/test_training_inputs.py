@@ -115,7 +115,7 @@ LAYER_ARGUMENT_CASES = [
     ("Embedding-0", lambda: nn.Embedding(0, 3), ValueError, r"Embedding: num_embeddings must be a positive int"),
     ("Input-0", lambda: nn.Input((0,)), TypeError, r"Input: shape must be one sample's shape"),
     ("LeakyReLU-kwarg", lambda: nn.LeakyReLU(negative_slop=0.1),
-     TypeError, r"LeakyReLU: invalid arguments \{'negative_slop'"),
+     TypeError, r"LeakyReLU.__init__\(\) got an unexpected keyword argument 'negative_slop'"),
     ("Activation-typo", lambda: nn.Activation("gelu2"), ValueError, r"Activation: unknown activation 'gelu2'"),
     ("Sequential-item", lambda: nn.Sequential([nn.Dense(2), "relu"]),
      TypeError, r"Sequential: item 1 is str, not a layer"),

@@ -59,42 +59,130 @@ class Activation(Module):
         return {"activation": activation_name(self.activation)}
 
 
-def _activation_layer(name, fn_name, **defaults):
-    def __init__(self, **kw):
-        Module.__init__(self)
-        self.kw = {**defaults, **kw}
+class ActivationLayer(Module):
+    """An activation function as a layer; each subclass names its function in ``function`` and spells out
+    that function's options in its own ``__init__`` (so help(), IDEs and ``get_config`` all see them)."""
+
+    function = None
+
+    def __init__(self, **options):
+        super().__init__()
+        self.kw = options
+        name = type(self).__name__
         try:                                   # unknown argument names fail here, not at the first batch
             with kg.no_grad():
-                ACTIVATIONS[fn_name](np.zeros((1, 2), np.float32), **self.kw)
+                ACTIVATIONS[self.function](np.zeros((1, 2), np.float32), **options)
         except TypeError as e:
-            raise TypeError(f"{name}: invalid arguments {self.kw}: {e}") from None
+            raise TypeError(f"{name}: invalid arguments {options}: {e}") from None
         except ValueError:
             pass                               # a value that depends on the input's shape (an axis) is checked later
 
     def forward(self, x):
-        return ACTIVATIONS[fn_name](x, **self.kw)
+        return ACTIVATIONS[self.function](x, **self.kw)
 
     def get_config(self):
         return dict(self.kw)
 
-    return type(name, (Module,), {"__init__": __init__, "forward": forward, "get_config": get_config,
-                                  "__doc__": f"The {fn_name} activation as a layer.", "__module__": __name__})
+
+class ReLU(ActivationLayer):
+    """max(x, 0) as a layer (its kink at 0 follows the kink policy)."""
+    function = "relu"
 
 
-ReLU = _activation_layer("ReLU", "relu")
-LeakyReLU = _activation_layer("LeakyReLU", "leaky_relu")
-ELU = _activation_layer("ELU", "elu")
-SELU = _activation_layer("SELU", "selu")
-CELU = _activation_layer("CELU", "celu")
-GELU = _activation_layer("GELU", "gelu")
-SiLU = _activation_layer("SiLU", "silu")
+class LeakyReLU(ActivationLayer):
+    """x for x >= 0, ``negative_slope * x`` below."""
+    function = "leaky_relu"
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__(negative_slope=negative_slope)
+
+
+class ELU(ActivationLayer):
+    """x for x > 0, ``alpha * (e^x - 1)`` below."""
+    function = "elu"
+
+    def __init__(self, alpha=1.0):
+        super().__init__(alpha=alpha)
+
+
+class SELU(ActivationLayer):
+    """The scaled ELU with the self-normalizing constants."""
+    function = "selu"
+
+
+class CELU(ActivationLayer):
+    """max(0, x) + min(0, alpha (e^(x / alpha) - 1))."""
+    function = "celu"
+
+    def __init__(self, alpha=1.0):
+        super().__init__(alpha=alpha)
+
+
+class GELU(ActivationLayer):
+    """x Phi(x); ``approximate="tanh"`` for the tanh approximation."""
+    function = "gelu"
+
+    def __init__(self, approximate="none"):
+        super().__init__(approximate=approximate)
+
+
+class SiLU(ActivationLayer):
+    """x sigmoid(x) (also called swish)."""
+    function = "silu"
+
+
 Swish = SiLU
-Mish = _activation_layer("Mish", "mish")
-Softplus = _activation_layer("Softplus", "softplus")
-Sigmoid = _activation_layer("Sigmoid", "sigmoid")
-Tanh = _activation_layer("Tanh", "tanh")
-ReLU6 = _activation_layer("ReLU6", "relu6")
-Hardtanh = _activation_layer("Hardtanh", "hardtanh")
-Hardswish = _activation_layer("Hardswish", "hardswish")
-Hardsigmoid = _activation_layer("Hardsigmoid", "hardsigmoid")
-Softmax = _activation_layer("Softmax", "softmax")
+
+
+class Mish(ActivationLayer):
+    """x tanh(softplus(x))."""
+    function = "mish"
+
+
+class Softplus(ActivationLayer):
+    """log(1 + e^(beta x)) / beta; ``threshold`` as PyTorch's."""
+    function = "softplus"
+
+    def __init__(self, beta=1.0, threshold=None):
+        super().__init__(beta=beta, threshold=threshold)
+
+
+class Sigmoid(ActivationLayer):
+    """1 / (1 + e^-x)."""
+    function = "sigmoid"
+
+
+class Tanh(ActivationLayer):
+    """tanh(x)."""
+    function = "tanh"
+
+
+class ReLU6(ActivationLayer):
+    """min(max(x, 0), 6) (kinks at 0 and 6)."""
+    function = "relu6"
+
+
+class Hardtanh(ActivationLayer):
+    """x clipped to [min_val, max_val]."""
+    function = "hardtanh"
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__(min_val=min_val, max_val=max_val)
+
+
+class Hardswish(ActivationLayer):
+    """x relu6(x + 3) / 6."""
+    function = "hardswish"
+
+
+class Hardsigmoid(ActivationLayer):
+    """relu6(x + 3) / 6."""
+    function = "hardsigmoid"
+
+
+class Softmax(ActivationLayer):
+    """softmax over ``axis``."""
+    function = "softmax"
+
+    def __init__(self, axis=-1):
+        super().__init__(axis=axis)
