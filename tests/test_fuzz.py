@@ -93,14 +93,14 @@ def test_the_table_covers_every_primitive_family():
 
 
 def test_the_at_kinks_run_really_sits_on_kinks():
-    """Most at-kinks programs reach kinks and ties whose convention changes the gradient (audit 'dependent'),
-    both elementwise kinks and ties among candidates."""
+    """At-kinks programs reach kinks and ties whose convention changes the gradient (audit 'dependent'), both
+    elementwise kinks and ties among candidates (about half of them do: 529 of 1,000 in a survey)."""
     rng = np.random.default_rng(0)
     built = [p for p in (build(RandomChooser(rng), "torch") for _ in range(40)) if p is not None]
     reports = [audit(p) for p in built]
     dependent = [r for r in reports if r.dependent]
     kinds = {row["kind"] for r in dependent for row in r.rows.values() if row["dependent"]}
-    assert len(built) >= 35 and len(dependent) >= 0.5 * len(built), (len(built), len(dependent))
+    assert len(built) >= 35 and len(dependent) >= len(built) / 3, (len(built), len(dependent))
     assert {"kink", "tie"} <= kinds, kinds
 
 
@@ -155,6 +155,20 @@ def test_every_quantity_is_compared(run):
     program = build(_seeded(f"shifted/{run}"), run, length=4, force="sin_wrong", table=shifted)
     mismatches = compare(program)
     assert mismatches and mismatches[0].quantity == "value", [str(m) for m in mismatches]
+
+
+def _raises(x):
+    raise ValueError("planted failure")
+
+
+def test_an_error_in_kinkgrad_is_reported_for_every_quantity():
+    raising = {**OPS, "sin_wrong": FuzzOp("sin_wrong", "planted", _raises, torch.sin, unary())}
+    program = Program("default", [np.array([0.5, 1.0])], [Step("exp", ("x0",), {"s": 0.0}), Step("sin_wrong", ("v0",))],
+                      table=raising)
+    mismatches = compare(program)
+    assert [m.quantity for m in mismatches] == ["value", "backward", "grad", "jvp"]
+    assert all("kinkgrad raised ValueError: planted failure" in str(m) for m in mismatches)
+    assert "suspect op 'sin_wrong'" in report(program, mismatches)
 
 
 def test_the_printed_reproducer_reproduces(monkeypatch):

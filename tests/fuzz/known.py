@@ -122,6 +122,20 @@ def _quantile_long_row_ties():
             _torch_grad(lambda t: torch.quantile(t, 0.0), np.zeros(17)))
 
 
+# topk of k >= 18 with ties: kinkgrad's torch-preset rule replays PyTorch's CPU selection (nth_element, then a
+# sort of the first k - 1 picks) but takes that sort to be stable; libstdc++'s sort is an introsort beyond 16
+# elements, so tied picks land elsewhere. 18 zeros, k = 18, cotangent 1..18:
+#   with kg.kinks("torch"): kg.grad(lambda v: kg.sum(kg.topk(v, 18)[0] * w))(np.zeros(18))
+#       -> [17, 11, 12, 13, 14, 10, 18, 15, 16, 1, 9, 8, 7, 6, 5, 4, 3, 2]
+#   t = torch.zeros(18, dtype=torch.float64, requires_grad=True)
+#   (torch.topk(t, 18).values * torch.tensor(w)).sum().backward(); t.grad
+#       -> [2, 8, 7, 6, 5, 9, 18, 4, 3, 10, 1, 11, 12, 13, 14, 15, 16, 17]
+def _topk_large_k_ties():
+    w = np.arange(1.0, 19.0)
+    return (_kg_grad(lambda v: kg.topk(v, 18)[0] * w, np.zeros(18)),
+            _torch_grad(lambda t: torch.topk(t, 18).values * torch.tensor(w), np.zeros(18)))
+
+
 def _long_row_with_ties(xs, p):
     rows = _rows(xs[0], p["axis"])
     return rows.shape[-1] > 16 and gap(rows, -1) == 0
@@ -134,4 +148,5 @@ KNOWN_MISMATCHES = {
     ("loss_bce_logits", "torch"): Known(_bce_logits_at_zero, _logit_zero),
     ("sort", "torch"): Known(_sort_long_row_ties, _long_row_with_ties),
     ("quantile", "torch"): Known(_quantile_long_row_ties, _long_row_with_ties),
+    ("topk", "torch"): Known(_topk_large_k_ties, lambda xs, p: p["k"] >= 18 and gap(xs[0], p["axis"]) == 0),
 }

@@ -64,6 +64,9 @@ class Program:
     def __repr__(self):      # what hypothesis prints; the failure message has the whole program
         return f"Program({self.run!r}, {len(self.steps)} steps: {', '.join(s.op for s in self.steps)})"
 
+    def _repr_pretty_(self, printer, cycle):      # hypothesis's pretty printer would list every field
+        printer.text(repr(self))
+
     def op(self, name):
         return (self.table or OPS)[name]
 
@@ -132,7 +135,7 @@ def audit(program, tol=None):
         warnings.simplefilter("ignore", kg.NonDifferentiableWarning)
         xs = [kg.tensor(a, requires_grad=True) for a in program.leaves]
         _, out = evaluate(program, "kg", xs)
-        kg.sum(out * program.weights(out.size)).backward()
+        kg.sum(out * program.weights(int(np.prod(out.shape)))).backward()
     return report
 
 

@@ -1,6 +1,7 @@
 """Fuzz many programs and list every mismatch class, not just the first (the pytest run stops at one).
 
     PYTHONPATH=src:tests python -m fuzz.survey torch 5000      # run ("default" or "torch"), programs[, seed]
+    PYTHONPATH=src:tests python -m fuzz.survey torch 5000 0 --with-known   # known mismatches not left out
 
 Prints the programs built and compared, the time taken, the largest difference among agreeing
 comparisons (per tolerance class), and the mismatching programs grouped by quantity and suspect op, with the shortest
@@ -16,11 +17,15 @@ import numpy as np
 import torch
 
 from . import compare as cmp
+from .known import KNOWN_MISMATCHES
 from .program import RandomChooser, build
 
 
-def survey(run, n, seed=0):
+def survey(run, n, seed=0, with_known=False):
     rng = np.random.default_rng(seed)
+    known = dict(KNOWN_MISMATCHES)
+    if with_known:
+        KNOWN_MISMATCHES.clear()
     built, groups, worst = 0, collections.defaultdict(list), collections.defaultdict(float)
     close = cmp.close
 
@@ -48,6 +53,7 @@ def survey(run, n, seed=0):
                 groups[(found[0].quantity, suspect)].append((program, found))
     finally:
         cmp.close = close
+        KNOWN_MISMATCHES.update(known)
     print(f"{run}: {built} programs in {time.perf_counter() - start:.1f} s")
     for rtol, err in sorted(worst.items()):
         print(f"  largest difference among agreeing comparisons at rtol {rtol:g}: {err:.2g} (relative to the scale)")
@@ -62,4 +68,5 @@ def survey(run, n, seed=0):
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    survey(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    args = [a for a in sys.argv[1:] if a != "--with-known"]
+    survey(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 0, with_known="--with-known" in sys.argv)
