@@ -188,7 +188,7 @@ def test_the_printed_reproducer_reproduces(monkeypatch):
     assert "suspect op 'sin'" in text
 
 
-@pytest.mark.parametrize("key", sorted(KNOWN_MISMATCHES))
+@pytest.mark.parametrize("key", sorted(KNOWN_MISMATCHES), ids="-".join)
 def test_known_mismatches_still_differ(key):
     """Each known mismatch still reproduces; when kinkgrad agrees with PyTorch, remove its entry."""
     mine, theirs = KNOWN_MISMATCHES[key].reproduce()
