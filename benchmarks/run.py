@@ -190,6 +190,8 @@ def main(argv=None):
         inner=inner)
     row("relu chain, directional, a kink at every op (worst case): 60 ops",
         lambda: w.unary_chain(xk, kg.relu, context=lambda: kg.kinks("directional")), inner=inner)
+    row(f"elementwise chain, under kg.detect_anomaly(): {w.CHAIN_OPS} ops",
+        lambda: w.per_op_kinkgrad(x16, anomaly=True), inner=inner)
     row("sqrt chain, no NaN-safe masking: 8 sqrt + 8 add", lambda: w.sqrt_chain(xpos, w.plain_sqrt), inner=inner)
     row("sqrt chain, NaN-safe masking: 8 sqrt + 8 add", lambda: w.sqrt_chain(xpos, kg.sqrt), inner=inner)
 
@@ -220,6 +222,8 @@ def main(argv=None):
           f"elementwise chain {rows_by('elementwise chain, directional') / rows[0]['kinkgrad_s']:.2f}x, "
           f"relu chain with a kink at every op {rows_by('relu chain, directional') / fast:.2f}x")
     print(f"NaN-safe masking on a sqrt chain: {t['sqrt chain, NaN-safe masking'] / t['sqrt chain, no NaN-safe masking']:.2f}x")
+    print("anomaly mode: off is the default path above (one flag test per node); on "
+          f"{rows_by('elementwise chain, under kg.detect_anomaly()') / rows[0]['kinkgrad_s']:.2f}x the elementwise chain")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"environment": env, "results": rows}, fh, indent=2)

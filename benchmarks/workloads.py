@@ -21,9 +21,12 @@ def _chain_kg(x):
     return y
 
 
-def per_op_kinkgrad(x0, kinks=None):
+def per_op_kinkgrad(x0, kinks=None, anomaly=False):
     if kinks is not None:
         with kg.kinks(kinks, seed=0):
+            return per_op_kinkgrad(x0)
+    if anomaly:
+        with kg.detect_anomaly():
             return per_op_kinkgrad(x0)
     x = kg.tensor(x0, requires_grad=True)
     _chain_kg(x).sum().backward()

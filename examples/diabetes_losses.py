@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.model_selection import train_test_split
 
+import kinkgrad as kg
 from kinkgrad import losses, nn, optim
 
 LOSSES = {   # name: (kinkgrad loss, PyTorch loss builder)
@@ -72,11 +73,12 @@ def train_torch(loss_builder, start, data, args):
         net[2].bias.copy_(torch.tensor(start["layers.1.bias"]))
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     Xt, Yt = torch.tensor(Xtr), torch.tensor(ytr)
-    rng = np.random.default_rng(args.seed)       # kinkgrad's fit(seed=...) batch order
+    order_of = kg.data.DataLoader(np.arange(len(Xtr)), batch_size=args.batch_size, shuffle=True,
+                              seed=args.seed).order   # fit(seed=...)'s batch order, epoch by epoch
     times = []
-    for _ in range(args.epochs):
+    for epoch in range(args.epochs):
         t0 = time.perf_counter()
-        order = rng.permutation(len(Xtr))
+        order = order_of(epoch)
         for b in range(math.ceil(len(Xtr) / args.batch_size)):
             idx = torch.tensor(order[b * args.batch_size:(b + 1) * args.batch_size])
             opt.zero_grad()

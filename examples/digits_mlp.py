@@ -17,9 +17,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+import kinkgrad as kg
 from kinkgrad import losses, nn, optim
-
-
 
 
 def load(seed_split=0):
@@ -56,11 +55,12 @@ def train_torch(kg_model, Xtr, ytr, Xte, yte, args):
         net[2].bias.copy_(torch.tensor(d2.bias.data))
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     Xt, yt, Xv = torch.tensor(Xtr), torch.tensor(ytr), torch.tensor(Xte)
-    rng = np.random.default_rng(args.seed)      # the same batch order as kinkgrad's fit(seed=...)
+    order_of = kg.data.DataLoader(np.arange(len(Xtr)), batch_size=args.batch_size, shuffle=True,
+                              seed=args.seed).order   # fit(seed=...)'s batch order, epoch by epoch
     losses_, accs, times = [], [], []
-    for _ in range(args.epochs):
+    for epoch in range(args.epochs):
         t0 = time.perf_counter()
-        order = rng.permutation(len(Xtr))
+        order = order_of(epoch)
         total = 0.0
         for b in range(math.ceil(len(Xtr) / args.batch_size)):
             idx = torch.tensor(order[b * args.batch_size:(b + 1) * args.batch_size])

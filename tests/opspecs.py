@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import kinkgrad as kg
+from kink_points import SELU_ALPHA, SELU_SCALE, kink_distance
 
 MARGIN = 0.1          # minimum distance of any sample from a kink / jump / tie
 DTYPES = ("float64", "float32")
@@ -73,11 +74,19 @@ def away_from(*points, lo=-3.0, hi=3.0, margin=MARGIN):
     return draw
 
 
-def away_from_integers(offset=0.0, lo=-3.0, hi=3.0):
-    """Fractional part (shifted by ``offset``) in [MARGIN, 1 - MARGIN]: floor/ceil/trunc/round jumps."""
+def away_from_kinks(op, low=-3.0, high=3.0, margin=MARGIN, others=(), **params):
+    """Uniform on [low, high], every element redrawn until ``op``'s declared distance to its nearest
+    kink (``Kink.distance``, min over its kinks) is >= margin. ``params``: the op's parameters as its
+    declaration takes them; ``others``: its other inputs (clip's bounds). The range is ``low`` /
+    ``high`` because ``lo`` / ``hi`` are hardtanh's and relu6's own parameters."""
     def draw(rng, shape):
-        k = rng.integers(int(lo), int(hi), shape)
-        return k + offset + rng.uniform(MARGIN, 1 - MARGIN, shape)
+        x = rng.uniform(low, high, shape)
+        for _ in range(1000):
+            bad = kink_distance(op, x, others, **params) < margin
+            if not bad.any():
+                return x
+            x = np.where(bad, rng.uniform(low, high, shape), x)
+        raise RuntimeError(f"away_from_kinks({op!r}): could not sample")
     return draw
 
 
@@ -133,7 +142,8 @@ def _reduce_to(a, shape):
 
 def quotient_off_integers(rng, shapes):
     """(x, y) with |y| in [0.5, 2] and every broadcast quotient x / y at least MARGIN from an integer
-    (mod / fmod jump where x is a multiple of y; the quotient also moves when y is perturbed)."""
+    (mod / fmod jump where x is a multiple of y; the quotient also moves when y is perturbed). By hand: the
+    mod / fmod declarations have no ``Kink.distance``, and this samples two inputs jointly."""
     xs, ys = shapes
     y = magnitude(0.5, 2.0)(rng, ys)
     x = rng.uniform(-4.0, 4.0, xs)
@@ -148,7 +158,8 @@ def quotient_off_integers(rng, shapes):
 
 def residual_pair(*kinks):
     """(y_true, y_pred) of one shape whose residual y_pred - y_true is >= MARGIN from every kink
-    (losses: |r| = 0 for L1, |r| = delta or beta where Huber / smooth L1 switch branches)."""
+    (losses: |r| = 0 for L1, |r| = delta or beta where Huber / smooth L1 switch branches). The losses are
+    composites whose kinks sit on the residual, not on a primitive's own input, so the points are given."""
     def draw(rng, shapes):
         yt = rng.standard_normal(shapes[0])
         r = away_from(*kinks, lo=-2.5, hi=2.5)(rng, shapes[1])
@@ -225,6 +236,7 @@ SPECS = [
     OpSpec("op_rtruediv", lambda x: 1.5 / x, lambda x: 1.5 / x, ELEMENTWISE, each(magnitude(0.5, 2.0))),
     OpSpec("op_rpow", lambda x: 2.0 ** x, lambda x: 2.0 ** x, ELEMENTWISE, NORMAL),
     OpSpec("op_pow", lambda x: x ** 2, lambda x: x ** 2, ELEMENTWISE, NORMAL),
+    # abs(-x): the kink is abs's at -x = 0, not a point of the op called on x, so its point is given here
     OpSpec("op_neg_abs", lambda x: abs(-x), lambda x: abs(-x), ELEMENTWISE, each(away_from(0.0)), smooth=False),
     OpSpec("op_matmul", lambda a, b: a @ b, lambda a, b: a @ b, (((2, 3), (3, 4)),), NORMAL, diff=(0, 1)),
     OpSpec("op_T", lambda x: x.T, lambda x: x.permute(*reversed(range(x.ndim))), unary((3, 4), (2, 3, 4)),
@@ -248,42 +260,47 @@ SPECS = [
     OpSpec("cast_to_float64", lambda x: kg.cast(x, dtype=np.float64) * 1.5, lambda x: x.to(torch.float64) * 1.5,
            ELEMENTWISE, NORMAL),
     # nonsmooth elementwise (sampled >= MARGIN from kinks)
-    OpSpec("abs", kg.abs, torch.abs, ELEMENTWISE, each(away_from(0.0)), smooth=False),
-    OpSpec("relu", kg.relu, torch.relu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
-    OpSpec("leaky_relu", kg.leaky_relu, F.leaky_relu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    OpSpec("abs", kg.abs, torch.abs, ELEMENTWISE, each(away_from_kinks("abs")), smooth=False),
+    OpSpec("relu", kg.relu, torch.relu, ELEMENTWISE, each(away_from_kinks("relu")), smooth=False),
+    OpSpec("leaky_relu", kg.leaky_relu, F.leaky_relu, ELEMENTWISE, each(away_from_kinks("leaky_relu")), smooth=False),
+    OpSpec("prelu", kg.prelu, lambda x, w: F.prelu(x, w.reshape(-1)), (((2, 3, 4), (3, 1)), ((5,), (1,))),
+           each(away_from_kinks("prelu", others=(np.ones(1),)), normal()), diff=(0, 1), smooth=False),
     OpSpec("leaky_relu_0.2", lambda x: kg.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2), ELEMENTWISE,
-           each(away_from(0.0)), smooth=False),
+           each(away_from_kinks("leaky_relu", negative_slope=0.2)), smooth=False),
     OpSpec("maximum", kg.maximum, torch.maximum, BINARY, each(grid(0.0), grid(0.125)), diff=(0, 1), smooth=False),
     OpSpec("minimum", kg.minimum, torch.minimum, BINARY, each(grid(0.0), grid(0.125)), diff=(0, 1), smooth=False),
     OpSpec("clip_scalar", lambda x: kg.clip(x, -0.5, 0.7), lambda x: torch.clamp(x, -0.5, 0.7), ELEMENTWISE,
-           each(away_from(-0.5, 0.7, lo=-2, hi=2)), smooth=False),
+           each(away_from_kinks("clip", -2, 2, others=(-0.5, 0.7))), smooth=False),
     OpSpec("clip_lower_only", lambda x: kg.clip(x, -0.5, None), lambda x: torch.clamp(x, min=-0.5), ELEMENTWISE,
-           each(away_from(-0.5, lo=-2, hi=2)), smooth=False),
+           each(away_from_kinks("clip", -2, 2, others=(-0.5, None))), smooth=False),
     OpSpec("clip_upper_only", lambda x: kg.clip(x, None, 0.7), lambda x: torch.clamp(x, max=0.7), ELEMENTWISE,
-           each(away_from(0.7, lo=-2, hi=2)), smooth=False),
+           each(away_from_kinks("clip", -2, 2, others=(None, 0.7))), smooth=False),
     OpSpec("clip_tensor", kg.clip, lambda x, lo, hi: torch.minimum(torch.maximum(x, lo), hi),  # torch.clamp's
            # backward fails when x is smaller than the broadcast shape (torch 2.13); same function off the kinks
            (((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)), ((2, 1), (3,), ())),
            each(grid(0.0), bounds(True), bounds(False)), diff=(0, 1, 2), smooth=False),
-    OpSpec("sign", kg.sign, torch.sign, ELEMENTWISE, each(away_from(0.0)), smooth=False),
-    OpSpec("floor", kg.floor, torch.floor, ELEMENTWISE, each(away_from_integers()), smooth=False),
-    OpSpec("ceil", kg.ceil, torch.ceil, ELEMENTWISE, each(away_from_integers()), smooth=False),
-    OpSpec("round", kg.round, torch.round, ELEMENTWISE, each(away_from_integers(0.5)), smooth=False),
-    OpSpec("trunc", kg.trunc, torch.trunc, ELEMENTWISE, each(away_from_integers()), smooth=False),
+    OpSpec("sign", kg.sign, torch.sign, ELEMENTWISE, each(away_from_kinks("sign")), smooth=False),
+    OpSpec("floor", kg.floor, torch.floor, ELEMENTWISE, each(away_from_kinks("floor")), smooth=False),
+    OpSpec("ceil", kg.ceil, torch.ceil, ELEMENTWISE, each(away_from_kinks("ceil")), smooth=False),
+    OpSpec("round", kg.round, torch.round, ELEMENTWISE, each(away_from_kinks("round")), smooth=False),
+    OpSpec("trunc", kg.trunc, torch.trunc, ELEMENTWISE, each(away_from_kinks("trunc")), smooth=False),
     # heaviside: torch has no derivative for it (raises "not implemented"), so its values are compared
     # on a detached input and its gradient against zeros (the + 0 * x keeps torch's graph connected)
     OpSpec("heaviside", lambda x: kg.heaviside(x, 0.3),
            lambda x: torch.heaviside(x.detach(), torch.tensor(0.3, dtype=x.dtype)) + 0 * x, ELEMENTWISE,
-           each(away_from(0.0)), smooth=False),
+           each(away_from_kinks("heaviside", value=0.3)), smooth=False),
     OpSpec("mod", kg.mod, torch.remainder, BINARY, quotient_off_integers, diff=(0, 1), smooth=False),
     OpSpec("remainder", kg.remainder, torch.remainder, (((3, 4), (3, 4)), ((2, 3), ())), quotient_off_integers,
            diff=(0, 1), smooth=False),
     OpSpec("fmod", kg.fmod, torch.fmod, BINARY, quotient_off_integers, diff=(0, 1), smooth=False),
     # activations
-    OpSpec("elu", kg.elu, F.elu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
-    OpSpec("elu_alpha0.5", lambda x: kg.elu(x, 0.5), lambda x: F.elu(x, 0.5), ELEMENTWISE, each(away_from(0.0)),
+    OpSpec("elu", kg.elu, F.elu, ELEMENTWISE, each(away_from_kinks("elu")), smooth=False),
+    OpSpec("elu_alpha0.5", lambda x: kg.elu(x, 0.5), lambda x: F.elu(x, 0.5), ELEMENTWISE,
+           each(away_from_kinks("elu", alpha=0.5)), smooth=False),
+    OpSpec("selu", kg.selu, F.selu, ELEMENTWISE, each(away_from_kinks("selu", alpha=SELU_ALPHA, scale=SELU_SCALE)),
            smooth=False),
-    OpSpec("selu", kg.selu, F.selu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
+    # celu is a composite, maximum(x, 0) + alpha expm1(minimum(x, 0) / alpha), C^1 at 0: the ties' point x = 0
+    # is given here (as for the celu variants below)
     OpSpec("celu", kg.celu, F.celu, ELEMENTWISE, each(away_from(0.0)), smooth=False),
     # torch 2.13's float64 celu backward is accurate to only ~1e-7 for alpha != 1 (1/alpha appears to be
     # rounded to float32: relative error ~4e-8 * |x/alpha|); kinkgrad's value is checked exactly by FD
@@ -295,38 +312,43 @@ SPECS = [
     OpSpec("silu", kg.silu, F.silu, ELEMENTWISE, each(normal(2.0))),
     OpSpec("swish", kg.swish, F.silu, unary((4,)), each(normal(2.0))),
     OpSpec("mish", kg.mish, F.mish, ELEMENTWISE, each(normal(2.0))),
+    # softsign = x / (1 + |x|), a composite: its kink is the abs inside it, given here
     OpSpec("softsign", kg.softsign, F.softsign, ELEMENTWISE, each(away_from(0.0)), smooth=False),
-    OpSpec("relu6", kg.relu6, F.relu6, ELEMENTWISE, each(away_from(0.0, 6.0, lo=-2, hi=8)), smooth=False),
-    OpSpec("hardtanh", kg.hardtanh, F.hardtanh, ELEMENTWISE, each(away_from(-1.0, 1.0)), smooth=False),
-    OpSpec("hardtanh_-0.5_2", lambda x: kg.hardtanh(x, -0.5, 2.0), lambda x: F.hardtanh(x, -0.5, 2.0),
-           ELEMENTWISE, each(away_from(-0.5, 2.0)), smooth=False),
-    OpSpec("hardtanh_kw_0_0.5", lambda x: kg.hardtanh(x, min_val=0.0, max_val=0.5),
-           lambda x: F.hardtanh(x, min_val=0.0, max_val=0.5), ELEMENTWISE, each(away_from(0.0, 0.5, lo=-1, hi=1.5)),
+    OpSpec("relu6", kg.relu6, F.relu6, ELEMENTWISE, each(away_from_kinks("relu6", -2, 8, lo=0.0, hi=6.0)),
            smooth=False),
+    OpSpec("hardtanh", kg.hardtanh, F.hardtanh, ELEMENTWISE, each(away_from_kinks("hardtanh", lo=-1.0, hi=1.0)),
+           smooth=False),
+    OpSpec("hardtanh_-0.5_2", lambda x: kg.hardtanh(x, -0.5, 2.0), lambda x: F.hardtanh(x, -0.5, 2.0),
+           ELEMENTWISE, each(away_from_kinks("hardtanh", lo=-0.5, hi=2.0)), smooth=False),
+    OpSpec("hardtanh_kw_0_0.5", lambda x: kg.hardtanh(x, min_val=0.0, max_val=0.5),
+           lambda x: F.hardtanh(x, min_val=0.0, max_val=0.5), ELEMENTWISE,
+           each(away_from_kinks("hardtanh", -1, 1.5, lo=0.0, hi=0.5)), smooth=False),
     OpSpec("elu_alpha2", lambda x: kg.elu(x, alpha=2.0), lambda x: F.elu(x, alpha=2.0), ELEMENTWISE,
-           each(away_from(0.0)), smooth=False),
+           each(away_from_kinks("elu", alpha=2.0)), smooth=False),
     # same torch-side float64 celu backward inaccuracy as celu_alpha0.7 above
     OpSpec("celu_alpha1.5", lambda x: kg.celu(x, alpha=1.5), lambda x: F.celu(x, alpha=1.5), ELEMENTWISE,
            each(away_from(0.0, lo=-4, hi=3)), smooth=False, rtol64=1e-6),
-    OpSpec("hardswish", kg.hardswish, F.hardswish, ELEMENTWISE, each(away_from(-3.0, 3.0, lo=-5, hi=5)),
+    OpSpec("hardswish", kg.hardswish, F.hardswish, ELEMENTWISE, each(away_from_kinks("hardswish", -5, 5)),
            smooth=False),
     # torch 2.13's float64 hardsigmoid backward multiplies by 1/6 rounded to float32 (0.1666666716...,
     # relative error 3e-8); its values are exact, and kinkgrad's slope 1/6 is checked exactly by FD
-    OpSpec("hardsigmoid", kg.hardsigmoid, F.hardsigmoid, ELEMENTWISE, each(away_from(-3.0, 3.0, lo=-5, hi=5)),
+    OpSpec("hardsigmoid", kg.hardsigmoid, F.hardsigmoid, ELEMENTWISE, each(away_from_kinks("hardsigmoid", -5, 5)),
            smooth=False, rtol64=1e-7),
-    OpSpec("softshrink", kg.softshrink, F.softshrink, ELEMENTWISE, each(away_from(-0.5, 0.5, lo=-2, hi=2)),
+    OpSpec("softshrink", kg.softshrink, F.softshrink, ELEMENTWISE, each(away_from_kinks("softshrink", -2, 2)),
            smooth=False),
     OpSpec("softshrink_0.8", lambda x: kg.softshrink(x, 0.8), lambda x: F.softshrink(x, 0.8), ELEMENTWISE,
-           each(away_from(-0.8, 0.8, lo=-2, hi=2)), smooth=False),
-    OpSpec("hardshrink", kg.hardshrink, F.hardshrink, ELEMENTWISE, each(away_from(-0.5, 0.5, lo=-2, hi=2)),
+           each(away_from_kinks("softshrink", -2, 2, lambd=0.8)), smooth=False),
+    OpSpec("hardshrink", kg.hardshrink, F.hardshrink, ELEMENTWISE, each(away_from_kinks("hardshrink", -2, 2)),
            smooth=False),
     OpSpec("hardshrink_1.2", lambda x: kg.hardshrink(x, lambd=1.2), lambda x: F.hardshrink(x, lambd=1.2),
-           ELEMENTWISE, each(away_from(-1.2, 1.2, lo=-3, hi=3)), smooth=False),
+           ELEMENTWISE, each(away_from_kinks("hardshrink", lambd=1.2)), smooth=False),
     OpSpec("threshold_0.5_-1", lambda x: kg.threshold(x, 0.5, -1.0), lambda x: F.threshold(x, 0.5, -1.0),
-           ELEMENTWISE, each(away_from(0.5, lo=-2, hi=2)), smooth=False),
+           ELEMENTWISE, each(away_from_kinks("threshold", -2, 2, threshold=0.5, value=-1.0)), smooth=False),
     OpSpec("threshold_kw_-0.3_2", lambda x: kg.threshold(x, threshold=-0.3, value=2.0),
-           lambda x: F.threshold(x, -0.3, 2.0), ELEMENTWISE, each(away_from(-0.3, lo=-2, hi=2)), smooth=False),
-    # softplus with torch's linear cutoff: x where beta x > threshold (value jumps by ~e^-threshold / beta)
+           lambda x: F.threshold(x, -0.3, 2.0), ELEMENTWISE,
+           each(away_from_kinks("threshold", -2, 2, threshold=-0.3, value=2.0)), smooth=False),
+    # softplus with torch's linear cutoff: x where beta x > threshold (value jumps by ~e^-threshold / beta); softplus
+    # declares no kink for that jump, so its point threshold / beta is given here
     OpSpec("softplus_beta2_threshold5", lambda x: kg.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0),
            ELEMENTWISE, each(away_from(2.5, lo=-3, hi=5)), smooth=False),
     OpSpec("softplus_beta0.5_threshold1", lambda x: kg.softplus(x, beta=0.5, threshold=1.0),
@@ -569,6 +591,7 @@ SPECS = [
            lambda x: torch.linalg.vector_norm(x, dim=1, keepdim=True), unary((3, 4)), NORMAL),
     OpSpec("norm_ord2_axis-1", lambda x: kg.linalg.norm(x, 2, axis=-1),
            lambda x: torch.linalg.vector_norm(x, 2, dim=-1), R3, NORMAL),
+    # the ord 1 and ord 3 norms are composites of abs (sum(abs(x) ** ord) ** (1 / ord)): abs's point 0 by hand
     OpSpec("norm_ord1_vector", lambda x: kg.linalg.norm(x, 1), lambda x: torch.linalg.vector_norm(x, 1),
            unary((5,)), each(away_from(0.0)), smooth=False),
     OpSpec("norm_ord1_axis0", lambda x: kg.linalg.norm(x, 1, axis=0),
@@ -605,6 +628,22 @@ SPECS = [
     OpSpec("conv2d_s2_p1_d2_bias", lambda x, w, b: kg.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, dilation=2),
            (((2, 2, 7, 6), (3, 2, 2, 3), (3,)),), NORMAL, diff=(0, 1, 2)),
+    OpSpec("conv2d_groups2_p1_bias", lambda x, w, b: kg.conv2d(x, w, b, padding=1, groups=2),
+           lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2), (((2, 4, 5, 4), (6, 2, 3, 2), (6,)),), NORMAL,
+           diff=(0, 1, 2)),
+    OpSpec("conv2d_depthwise_s2", lambda x, w: kg.conv2d(x, w, stride=2, groups=3),
+           lambda x, w: F.conv2d(x, w, stride=2, groups=3), (((1, 3, 6, 5), (3, 1, 2, 2)),), NORMAL, diff=(0, 1)),
+    # transposed convolution: a composite of matmul and col2im_rows (a convolution's input gradient)
+    OpSpec("conv_transpose2d", lambda x, w, b: kg.conv_transpose2d(x, w, b),
+           lambda x, w, b: F.conv_transpose2d(x, w, b), (((2, 3, 4, 5), (3, 2, 3, 2), (2,)),), NORMAL,
+           diff=(0, 1, 2)),
+    OpSpec("conv_transpose2d_s23_p1_op12_d2", lambda x, w: kg.conv_transpose2d(
+               x, w, stride=(2, 3), padding=1, output_padding=(1, 2), dilation=2),
+           lambda x, w: F.conv_transpose2d(x, w, stride=(2, 3), padding=1, output_padding=(1, 2), dilation=2),
+           (((1, 2, 3, 4), (2, 3, 2, 3)),), NORMAL, diff=(0, 1)),
+    OpSpec("conv_transpose2d_groups2_s2", lambda x, w, b: kg.conv_transpose2d(x, w, b, stride=2, groups=2),
+           lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, groups=2), (((2, 4, 3, 3), (4, 1, 2, 2), (2,)),),
+           NORMAL, diff=(0, 1, 2)),
     OpSpec("vjp_of_conv2d_wrt_x", lambda x, g: kg.vjp(lambda y: kg.conv2d(y, CONV_W), x)[1](g)[0],
            lambda x, g: torch.autograd.grad(F.conv2d(x, torch.tensor(CONV_W, dtype=x.dtype), stride=1), x, g,
                                             create_graph=True)[0],

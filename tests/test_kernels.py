@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import kinkgrad as kg
-from kinkgrad.autodiff import rawops
 from kinkgrad.kernels import extreme_grad, reduce_small_axes
+from kinkgrad.ops import raw as rawops
 
 CASES = [((3, 4, 2, 5, 2), (2, 4)), ((3, 4, 2, 5, 2), (4, 2)), ((3, 4), 1), ((3, 1, 4), (1,)),
          ((2, 3, 4), (0, 2)), ((2, 9, 3), (1,)), ((2, 3, 4, 5), (0, 1, 2))]

@@ -31,6 +31,7 @@ import pytest
 
 import kink_cases as kc
 import kinkgrad as kg
+from kink_points import SELU_ALPHA, SELU_SCALE, around, kink_positions
 
 RECORDS = kc.load_records()
 H = 2.0 ** -20
@@ -215,32 +216,39 @@ def test_zero_preset_at_ties(f, x, expected):
 # ================================================================================================
 # 2. own one-sided differences at every declared kink of every elementwise nonsmooth op
 # ================================================================================================
-def _around(*kinks):
-    pts = []
-    for k in kinks:
-        pts += [k, k - 0.37, k + 0.41]
-    return np.array(pts, dtype=np.float64)
+def _declared_points(op, span, inputs=("x",), **params):
+    """Each kink of ``op`` that its declaration's ``Kink.at`` marks on the 1/8 grid of ``span``,
+    followed by the same two points beside it (k - 0.37, k + 0.41). ``inputs``: the op's inputs as
+    its declaration reads them, ``"x"`` where the points go (clip's bounds, maximum's other side)."""
+    wrt = inputs.index("x")
+    others = inputs[:wrt] + inputs[wrt + 1:]
+    return around(kink_positions(op, *span, others, wrt, **params))
 
 
-UNARY_KINKS = [
-    ("abs", kg.abs, _around(0.0)),
-    ("relu", kg.relu, _around(0.0)),
-    ("leaky_relu(0.01)", lambda x: kg.leaky_relu(x, negative_slope=0.01), _around(0.0)),
-    ("leaky_relu(0.2)", lambda x: kg.leaky_relu(x, negative_slope=0.2), _around(0.0)),
-    ("relu6", kg.relu6, _around(0.0, 6.0)),
-    ("hardtanh", kg.hardtanh, _around(-1.0, 1.0)),
-    ("hardtanh(-2,3)", lambda x: kg.hardtanh(x, -2.0, 3.0), _around(-2.0, 3.0)),
-    ("elu(alpha=0.5)", lambda x: kg.elu(x, alpha=0.5), _around(0.0)),
-    ("selu", kg.selu, _around(0.0)),
-    ("hardswish", kg.hardswish, _around(-3.0, 3.0)),
-    ("hardsigmoid", kg.hardsigmoid, _around(-3.0, 3.0)),
-    ("softshrink", lambda x: kg.softshrink(x, lambd=0.5), _around(-0.5, 0.5)),
-    ("clip(-1,2)", lambda x: kg.clip(x, -1.0, 2.0), _around(-1.0, 2.0)),
-    ("clip(0,None)", lambda x: kg.clip(x, 0.0, None), _around(0.0)),
-    ("clip(None,1)", lambda x: kg.clip(x, None, 1.0), _around(1.0)),
-    ("maximum(x,0.5)", lambda x: kg.maximum(x, 0.5), _around(0.5)),
-    ("minimum(-1,x)", lambda x: kg.minimum(-1.0, x), _around(-1.0)),
+# name, f, and where f's kinks come from: the declared op, the range searched, its inputs, its params
+UNARY_KINK_SOURCES = [
+    ("abs", kg.abs, "abs", (-3, 3), ("x",), {}),
+    ("relu", kg.relu, "relu", (-3, 3), ("x",), {}),
+    ("leaky_relu(0.01)", lambda x: kg.leaky_relu(x, negative_slope=0.01), "leaky_relu", (-3, 3), ("x",),
+     {"negative_slope": 0.01}),
+    ("leaky_relu(0.2)", lambda x: kg.leaky_relu(x, negative_slope=0.2), "leaky_relu", (-3, 3), ("x",),
+     {"negative_slope": 0.2}),
+    ("relu6", kg.relu6, "relu6", (-1, 7), ("x",), {"lo": 0.0, "hi": 6.0}),
+    ("hardtanh", kg.hardtanh, "hardtanh", (-3, 3), ("x",), {"lo": -1.0, "hi": 1.0}),
+    ("hardtanh(-2,3)", lambda x: kg.hardtanh(x, -2.0, 3.0), "hardtanh", (-3, 4), ("x",), {"lo": -2.0, "hi": 3.0}),
+    ("elu(alpha=0.5)", lambda x: kg.elu(x, alpha=0.5), "elu", (-3, 3), ("x",), {"alpha": 0.5}),
+    ("selu", kg.selu, "selu", (-3, 3), ("x",), {"alpha": SELU_ALPHA, "scale": SELU_SCALE}),
+    ("hardswish", kg.hardswish, "hardswish", (-5, 5), ("x",), {}),
+    ("hardsigmoid", kg.hardsigmoid, "hardsigmoid", (-5, 5), ("x",), {}),
+    ("softshrink", lambda x: kg.softshrink(x, lambd=0.5), "softshrink", (-3, 3), ("x",), {"lambd": 0.5}),
+    ("clip(-1,2)", lambda x: kg.clip(x, -1.0, 2.0), "clip", (-3, 3), ("x", -1.0, 2.0), {}),
+    ("clip(0,None)", lambda x: kg.clip(x, 0.0, None), "clip", (-3, 3), ("x", 0.0, None), {}),
+    ("clip(None,1)", lambda x: kg.clip(x, None, 1.0), "clip", (-3, 3), ("x", None, 1.0), {}),
+    ("maximum(x,0.5)", lambda x: kg.maximum(x, 0.5), "maximum", (-3, 3), ("x", 0.5), {}),
+    ("minimum(-1,x)", lambda x: kg.minimum(-1.0, x), "minimum", (-3, 3), (-1.0, "x"), {}),
 ]
+UNARY_KINKS = [(name, f, _declared_points(op, span, inputs, **params))
+               for name, f, op, span, inputs, params in UNARY_KINK_SOURCES]
 
 
 def _one_sided(f, x):

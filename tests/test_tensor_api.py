@@ -4,7 +4,7 @@ import pytest
 
 import kinkgrad as kg
 from kinkgrad import ops
-from kinkgrad.autodiff import rawops
+from kinkgrad.ops import raw as rawops
 
 
 def test_python_floats_default_to_float32_and_numpy_keeps_dtype():

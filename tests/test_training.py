@@ -89,17 +89,14 @@ def _torch_twin(model):
 
 
 def _train_torch_like_fit(net, X, Y, epochs, batch_size, lr, seed):
-    """PyTorch trained the way ``fit`` trains: the same per-epoch permutations from
-    ``np.random.default_rng(seed)``, the same batches, Adam, L1 (MAE) loss."""
+    """PyTorch trained the way ``fit`` trains: the same batches in the same order (kinkgrad's
+    DataLoader with the same seed gives them), Adam, L1 (MAE) loss."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    loader = kg.data.DataLoader((X, Y), batch_size=batch_size, shuffle=True, seed=seed)
     for _ in range(epochs):
-        order = rng.permutation(len(X))
-        for b in range(math.ceil(len(X) / batch_size)):
-            idx = torch.tensor(order[b * batch_size:(b + 1) * batch_size])
+        for xb, yb in loader:
             opt.zero_grad()
-            loss = torch.nn.functional.l1_loss(net(Xt[idx]), Yt[idx])
+            loss = torch.nn.functional.l1_loss(net(torch.tensor(xb)), torch.tensor(yb))
             loss.backward()
             opt.step()
     return net
@@ -130,11 +127,11 @@ def _noisy_regression(n, seed):
 
 
 class Snapshots(nn.Callback):
-    def on_train_begin(self, model):
+    def on_train_begin(self, logs=None):
         self.weights = []
 
-    def on_epoch_end(self, epoch, logs, model):
-        self.weights.append(model.state_dict())
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.state_dict())
 
 
 def test_early_stopping_restores_best_weights():
@@ -174,14 +171,14 @@ def test_validation_split_and_validation_data_logs(digits):
     model = mlp(seed=3, hidden=32)
     model.compile(optimizer="adam", loss=SPARSE_CE, metrics=["accuracy"])
     h = model.fit(Xtr, ytr, epochs=3, batch_size=64, validation_split=0.2, verbose=0, seed=0)
-    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     assert h.epoch == [0, 1, 2] and all(len(v) == 3 for v in h.history.values())
     assert all(isinstance(x, float) for v in h.history.values() for x in v)
     n_val = math.ceil(len(Xtr) * 0.2)                         # Keras: the last 20% of the samples
     last = model.evaluate(Xtr[-n_val:], ytr[-n_val:])
     assert h.history["val_loss"][-1] == pytest.approx(last["loss"], rel=1e-6)
     assert h.history["val_accuracy"][-1] == pytest.approx(last["accuracy"])
-    assert h.history["accuracy"][-1] == pytest.approx(model.evaluate(Xtr[:-n_val], ytr[:-n_val])["accuracy"])
+    assert h.history["lr"] == [pytest.approx(1e-3)] * 3                # Adam's default, logged per epoch
     assert model.history is h and "loss" in repr(h)
 
     h2 = model.fit(Xtr, ytr, epochs=2, batch_size=64, validation_data=(Xte, yte), verbose=0, seed=1)
@@ -330,12 +327,15 @@ def test_verbose_0_prints_nothing(capfd):
     assert out == "" and err == ""
 
 
-def test_verbose_1_prints_progress_bar_with_loss(capfd):
+def test_verbose_1_into_a_file_prints_one_line_per_epoch(capfd):
+    """Captured output is not a terminal (as with ``python train.py > out.log``): no bar, one whole line
+    per epoch on stdout, nothing on stderr."""
     _small_fit(1)
     out, err = capfd.readouterr()
-    assert out == "", out                                     # the bar goes to stderr, like tqdm's default
-    assert "Epoch 1/2" in err and "Epoch 2/2" in err, err
-    assert "5/5" in err and "loss=" in err, err
+    assert err == "", err
+    lines = out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["Epoch", "1/2"], ["Epoch", "2/2"]], out
+    assert all("loss=" in line and "lr=0.001" in line for line in lines), out
 
 
 # -- seeds ----------------------------------------------------------------------------------------------

@@ -5,14 +5,15 @@
 >>> kg.relu(x).sum().backward(); x.grad
 tensor([0., 0., 1.])
 """
-from . import linalg, losses, metrics, nn, optim, random, smooth, ste, surrogate
+from . import data, linalg, losses, metrics, nn, onnx, optim, random, smooth, ste, surrogate
 from . import ops as _ops
 from .allocator import reuse_freed_memory
 from .autodiff.backward import backward
-from .autodiff.primitive import Primitive
+from .autodiff.primitive import OpRecord, Primitive, record_ops
+from .autodiff.safety import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .autodiff.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .context import enable_grad, is_grad_enabled, name_scope, no_grad
-from .creation import arange, empty, eye, full, full_like, linspace, ones, ones_like, zeros, zeros_like
+from .creation import arange, empty, eye, full, full_like, ones, ones_like, zeros, zeros_like
 from .custom import (
                      Function,
                      OnceDifferentiableError,
@@ -36,7 +37,8 @@ from .kinks import (
 )
 from .ops import *  # noqa: F401,F403  (every public op: kg.exp, kg.relu, kg.matmul, ...)
 from .ops import abs, max, min, pow, round, sum  # names that shadow builtins, made explicit
-from .tensor import Tensor, as_tensor, bool_, float16, float32, float64, int32, int64, tensor
+from .ops.factories import as_tensor, linspace, tensor
+from .tensor import Tensor, bool_, float16, float32, float64, int32, int64
 from .testing import GradcheckError, clarke_interval, gradcheck, one_sided
 
 __version__ = "0.1.0"

@@ -27,6 +27,8 @@ class State(NamedTuple):
     sites: bool = False         # record each op's user call site (an audit or kinks("raise") is on)
     directional: int = 0        # directional mode: how many probing directions ride along (0 = off)
     policy: Any = None          # the active kinks.Policy (installed by the kink model at import)
+    anomaly: bool = False       # anomaly mode: check every backward pass (kg.detect_anomaly)
+    recorder: Any = None        # record_ops(): a list that every applied primitive is appended to
 
 
 _STATE: ContextVar[State] = ContextVar("kinkgrad_state")
@@ -40,6 +42,10 @@ def state() -> State:
 def set_default(**changes):
     """Change the process default (seen by every thread and task that has not scoped its own)."""
     _DEFAULT[0] = _DEFAULT[0]._replace(**changes)
+
+
+def default_state() -> State:
+    return _DEFAULT[0]
 
 
 @contextlib.contextmanager

@@ -19,27 +19,32 @@ def _dtype(dtype, default=_DEFAULT_FLOAT):
     return np.dtype(default if dtype is None else dtype)
 
 
-def _shape(shape):
+def _shape(shape, op):
+    """A shape given as ints or as one tuple/list, checked: non-negative ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+        shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise TypeError(f"{op}: a shape is made of ints, got {shape!r}")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{op}: negative dimension in shape {tuple(int(n) for n in shape)}")
+    return tuple(int(n) for n in shape)
 
 
 def zeros(*shape, dtype=None, requires_grad=False):
-    return _make(np.zeros(_shape(shape), _dtype(dtype)), requires_grad)
+    return _make(np.zeros(_shape(shape, "zeros"), _dtype(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False):
-    return _make(np.ones(_shape(shape), _dtype(dtype)), requires_grad)
+    return _make(np.ones(_shape(shape, "ones"), _dtype(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False):
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,), "full")
     return _make(np.full(shape, fill_value, _dtype(dtype)), requires_grad)
 
 
 def empty(*shape, dtype=None, requires_grad=False):
-    return _make(np.empty(_shape(shape), _dtype(dtype)), requires_grad)
+    return _make(np.empty(_shape(shape, "empty"), _dtype(dtype)), requires_grad)
 
 
 def _like(x, dtype):
@@ -64,6 +69,8 @@ def full_like(x, fill_value, dtype=None, requires_grad=False):
 
 def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     """Like ``np.arange``; integer arguments give int64, any float gives float32 unless ``dtype``."""
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is not None:
         data = data.astype(dtype)

@@ -5,6 +5,8 @@ MAE's derivative at y_pred == y_true is abs'(0) (0 by default, the ``jax`` prese
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import ops
@@ -23,7 +25,28 @@ def _reduce(values, reduction, name):
     raise ValueError(f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def _labels(y_true, name):
+    """The targets as an array of numbers (bool, int or float); anything else is refused by name."""
+    t = np.asarray(getattr(y_true, "data", y_true))
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: y_true must hold numbers, got dtype {t.dtype}; convert the labels first "
+                        "(e.g. with sklearn.preprocessing.LabelEncoder)")
+    return t
+
+
+def _probabilities(y_pred, name, hint):
+    """Refuse predictions outside [0, 1] where probabilities are expected: clipping them would hide a
+    missing sigmoid/softmax (or logits given without from_logits=True) behind a finite, wrong loss."""
+    p = np.asarray(getattr(y_pred, "data", y_pred))
+    if p.size and p.dtype.kind in "fiub":
+        lo, hi = float(np.min(p)), float(np.max(p))
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{name}: y_pred must be probabilities in [0, 1], got values in [{lo:.4g}, {hi:.4g}]; "
+                             f"{hint}")
+
+
 def _residual(y_true, y_pred, name):
+    _labels(y_true, name)
     st, sp = tuple(shape_of(y_true)), tuple(shape_of(y_pred))
     if st != sp:
         raise ValueError(f"{name}: y_true has shape {st} but y_pred has shape {sp}; they must match "
@@ -104,7 +127,7 @@ def hinge(y_true, y_pred, reduction="mean"):
 
 
 def _labels_pm1(y_true):
-    t = np.asarray(getattr(y_true, "data", y_true))
+    t = _labels(y_true, "hinge")
     if np.all((t == 0) | (t == 1)):
         t = 2 * t - 1
     return t.astype(np.float32) if t.dtype.kind != "f" else t
@@ -112,9 +135,17 @@ def _labels_pm1(y_true):
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
     """Binary cross-entropy. With ``from_logits=True`` it is computed stably from logits z:
-    max(z, 0) - z y + log1p(exp(-|z|)); otherwise y_pred are probabilities (clipped to [eps, 1-eps])."""
-    _residual(y_true, y_pred, "binary_crossentropy")
-    y = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    max(z, 0) - z y + log1p(exp(-|z|)); otherwise y_pred are probabilities in [0, 1] (values outside
+    raise; exactly 0 and 1 are clipped to [eps, 1-eps] so the logarithms stay finite). Targets lie in [0, 1]."""
+    name = "binary_crossentropy"
+    _residual(y_true, y_pred, name)
+    y = _labels(y_true, name).astype(np.float64)
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{name}: y_true must lie in [0, 1] (0/1 labels or probabilities), got values in "
+                         f"[{y.min():.4g}, {y.max():.4g}]; for -1/1 labels use hinge, or map them with (y + 1) / 2")
+    if not from_logits:
+        _probabilities(y_pred, name, "if the model outputs logits (no sigmoid), pass from_logits=True: "
+                       "losses.get('binary_crossentropy', from_logits=True)")
     if label_smoothing:
         y = y * (1 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
@@ -129,8 +160,11 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1, reduction="mean"):
     """Cross-entropy with one-hot (or probability) targets along ``axis``."""
-    _residual(y_true, y_pred, "categorical_crossentropy")
-    y = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    name = "categorical_crossentropy"
+    _residual(y_true, y_pred, name)
+    y = _labels(y_true, name).astype(np.float64)
+    if not from_logits:
+        _probabilities(y_pred, name, "if the model outputs logits (no softmax), pass from_logits=True")
     if label_smoothing:
         y = y * (1 - label_smoothing) + label_smoothing / y.shape[axis]
     logp = ops.log_softmax(y_pred, axis=axis) if from_logits else ops.log(ops.clip(y_pred, 1e-7, 1.0))
@@ -139,7 +173,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
     """Cross-entropy with integer class labels ``y_true`` (shape (N,) or (N, 1)) against (N, C) scores."""
-    labels = np.asarray(getattr(y_true, "data", y_true))
+    labels = _labels(y_true, "sparse_categorical_crossentropy")
     sp = tuple(shape_of(y_pred))
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -154,6 +188,9 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, label_smo
     if labels.size and (labels.min() < 0 or labels.max() >= sp[1]):
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {sp[1]}), got min "
                          f"{labels.min()}, max {labels.max()}")
+    if not from_logits:
+        _probabilities(y_pred, "sparse_categorical_crossentropy",
+                       "if the model outputs logits (no softmax), pass from_logits=True")
     if from_logits and not label_smoothing:
         return _reduce(ops.softmax_cross_entropy(y_pred, labels), reduction, "sparse_categorical_crossentropy")
     logp = ops.log_softmax(y_pred, axis=-1) if from_logits else ops.log(ops.clip(y_pred, 1e-7, 1.0))
@@ -168,12 +205,13 @@ def kl_div(y_true, y_pred, reduction="mean", log_target=False):
     """KL(y_true || y_pred) = sum y_true (log y_true - log y_pred) over the last axis, y_pred given as
     probabilities (Keras' KLDivergence); 0 log 0 is 0."""
     _residual(y_true, y_pred, "kl_div")
-    t = np.asarray(getattr(y_true, "data", y_true), dtype=np.float64)
+    _probabilities(y_pred, "kl_div", "kl_div takes y_pred as probabilities (apply softmax first)")
+    t = _labels(y_true, "kl_div").astype(np.float64)
     logt = np.where(t > 0, np.log(np.where(t > 0, t, 1.0)), 0.0)
     return _reduce(ops.sum(t * (logt - ops.log(ops.clip(y_pred, 1e-7, 1.0))), axis=-1), reduction, "kl_div")
 
 
-_BY_NAME = {
+LOSSES = {
     "mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_error": mae, "l1": mae,
     "huber": huber, "smooth_l1": smooth_l1, "pseudo_huber": pseudo_huber, "log_cosh": log_cosh, "logcosh": log_cosh,
     "quantile": quantile, "pinball": quantile, "hinge": hinge, "binary_crossentropy": binary_crossentropy,
@@ -183,11 +221,19 @@ _BY_NAME = {
 }
 
 
+_BY_NAME = LOSSES
+
+
 def get(spec, **kwargs):
-    """A loss function from a name (``"mae"``), or a callable ``loss(y_true, y_pred)`` unchanged."""
+    """A loss function from a name (``"mae"``), or a callable ``loss(y_true, y_pred)``; keyword
+    arguments are bound with ``functools.partial`` (picklable, and saved by name in checkpoints)."""
     if callable(spec):
-        return spec if not kwargs else (lambda t, p: spec(t, p, **kwargs))
-    if spec not in _BY_NAME:
-        raise ValueError(f"unknown loss {spec!r}; choose one of {', '.join(sorted(_BY_NAME))} or pass a function")
-    fn = _BY_NAME[spec]
-    return fn if not kwargs else (lambda t, p: fn(t, p, **kwargs))
+        fn = spec
+    elif isinstance(spec, str):
+        if spec not in LOSSES:
+            raise ValueError(f"unknown loss {spec!r}; choose one of {', '.join(sorted(LOSSES))} or pass a function")
+        fn = LOSSES[spec]
+    else:
+        raise TypeError(f"a loss is a name such as 'mse' or a function loss(y_true, y_pred), got {spec!r} "
+                        f"({type(spec).__name__})")
+    return functools.partial(fn, **kwargs) if kwargs else fn

@@ -54,3 +54,14 @@ def randint(low, high, shape, *, seed=None, rng=None):
 
 def permutation(n, *, seed=None, rng=None):
     return _make(_gen(seed, rng).permutation(n), False)
+
+
+def get_state():
+    """The state of the generator used when neither ``seed`` nor ``rng`` is given (a JSON-ready dict),
+    so a checkpoint can resume a run that draws from it."""
+    return _global.bit_generator.state
+
+
+def set_state(state):
+    """Restore a state from ``get_state()``."""
+    _global.bit_generator.state = state

@@ -26,7 +26,8 @@ from . import ops
 from .autodiff.primitive import Primitive
 from .kinks.declare import Kink
 from .kinks.docs import documents
-from .kinks.resolve import kink_value
+from .kinks.policy import current
+from .kinks.resolve import effective_rule, kink_value
 
 
 def _positive(name, v):
@@ -127,25 +128,33 @@ def _sparsemax_kernel(z, axis):
 _SPARSEMAX_KINK = Kink(lambda z: None, 0.0, 1.0, kind="kink", where="an element exactly at the threshold")
 
 
-def _support(z, out, axis):
-    """Elements in the support; those sitting exactly on the threshold (out == 0 but z - tau == 0)
-    are a kink: the default leaves them out (the Jacobian of the smaller support, whose norm is
-    smaller); the ``right`` side puts them in."""
+def _project(m, g, s, axis):
+    """The Jacobian of sparsemax with support ``s`` applied to ``g`` (it is symmetric)."""
+    gs = g * s
+    return gs - s * m.sum(gs, axis=axis, keepdims=True) / np.sum(s, axis=axis, keepdims=True)
+
+
+def _sparsemax_vjp(m, g, out, z, axis):
+    """Elements sitting exactly on the threshold (out == 0 but z - tau == 0) are a kink between two
+    pieces: the smaller support (``left``, the default: its Jacobian has the smaller norm) and the
+    support that includes them (``right``). A number v gives (1 - v) left + v right; ``zero`` and
+    ``nan`` mark the entries where the two pieces differ."""
     zr, outr = np.asarray(getattr(z, "data", z)), np.asarray(getattr(out, "data", out))
     s = outr > 0
     tau = np.max(np.where(s, zr - outr, -np.inf), axis=axis, keepdims=True)
     on_edge = (outr == 0) & (zr == tau)
-    if on_edge.any():
-        rule = kink_value("sparsemax", _SPARSEMAX_KINK, 0.0, 1.0, zr.shape, (zr,), mask=on_edge)
-        if rule is not None and not isinstance(rule, str) and np.all(np.asarray(rule) == 1.0):
-            s = s | on_edge
-    return s.astype(zr.dtype)
-
-
-def _sparsemax_vjp(m, g, out, z, axis):
-    s = _support(z, out, axis)
-    gs = g * s
-    return gs - s * m.sum(gs, axis=axis, keepdims=True) / np.sum(s, axis=axis, keepdims=True)
+    small = _project(m, g, s.astype(zr.dtype), axis)
+    if not on_edge.any():
+        return small
+    v = kink_value("sparsemax", _SPARSEMAX_KINK, 0.0, 1.0, zr.shape, (zr,), mask=on_edge)
+    if v is None or isinstance(v, str):
+        return small
+    large = _project(m, g, (s | on_edge).astype(zr.dtype), axis)
+    rule = effective_rule(current(), "sparsemax", _SPARSEMAX_KINK)
+    if rule in ("zero", "nan"):
+        differ = np.asarray(getattr(small, "data", small)) != np.asarray(getattr(large, "data", large))
+        return m.where(differ, 0.0 if rule == "zero" else np.nan, small)
+    return small * (1 - v) + large * v
 
 
 _sparsemax = Primitive("sparsemax", _sparsemax_kernel, vjp=_sparsemax_vjp, jvp=_sparsemax_vjp,

@@ -171,14 +171,14 @@ def _to_array(data, dtype=None):
     """Convert user data: Python floats/lists become float32, NumPy arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype))
-    if isinstance(data, (np.ndarray, np.generic)):
+    try:
+        if dtype is not None:
+            return np.array(data, dtype=np.dtype(dtype))
         arr = np.array(data)
-    else:
-        arr = np.array(data)
-        if arr.dtype == np.float64:
-            arr = arr.astype(np.float32)
+    except ValueError as e:     # a ragged nested list, a string that is no number...
+        raise ValueError(f"tensor: cannot make an array of this {type(data).__name__}: {e}") from None
+    if arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
+        arr = arr.astype(np.float32)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"kinkgrad tensors hold bool, integer or float data, not {arr.dtype.name} ({type(data).__name__})")

@@ -15,8 +15,8 @@ from ..context import _STATE, running_op, state
 from ..kinks.cuts import describe, warn_cut
 from ..kinks.policy import current
 from ..tensor import Tensor
-from . import rawops
-from .primitive import GRAPH_OPS, Node
+from .primitive import Node, Rules
+from .safety import NEWEST, check_checksums, check_finite, check_saved
 
 
 def toposort(roots, stop=()):
@@ -53,7 +53,7 @@ class _Pass:
     """One backward pass: the cotangents waiting at each node and leaf, and what cut a path."""
 
     def __init__(self, create_graph, retain_graph, stop):
-        self.m = GRAPH_OPS[0] if create_graph else rawops
+        self.m = Rules.graph if create_graph else Rules.numpy
         self.create_graph = create_graph
         self.retain_graph = retain_graph
         self.stop = stop
@@ -61,8 +61,10 @@ class _Pass:
         self.at_leaves = {}
         self.captured = {}      # cotangents reaching the ``stop`` nodes (a transform's inputs)
         self.cuts = []          # piecewise-constant ops that passed nothing back
-        self.cut_leaves = []    # leaves below such an op
+        self.cut_below = []     # their inputs (nodes or leaves), where a cut path continues
         self.directional = current().preset == "directional"
+        self.anomaly = state().anomaly
+        self.stale = NEWEST[0]  # nodes made before the newest in-place write check what they saved
 
     def seed(self, roots, cotangents):
         for r, g in zip(roots, cotangents):
@@ -72,18 +74,22 @@ class _Pass:
     def propagate(self, order):
         """Pull each node's cotangent through its rules and pass the results to its parents (one
         loop with no call per node: this is the backward pass's inner loop)."""
-        at_nodes, at_leaves, m, stop = self.at_nodes, self.at_leaves, self.m, self.stop
+        at_nodes, at_leaves, m, stop, stale = self.at_nodes, self.at_leaves, self.m, self.stop, self.stale
         for node in order:
             g = at_nodes.pop(node, None)
             if g is None:
                 continue
             if node._hooks:
-                g = run_hooks(node._hooks, g, self.create_graph, node.prim.name)
+                g = run_hooks(node._hooks, g, self.create_graph, f"the output of {node.prim.name}")
             if node in stop:
                 self.captured[node] = g
                 continue
             if node.xs is None:
                 raise RuntimeError(_FREED.format(op=node.prim.name))
+            if node.seq < stale:
+                check_saved(node)
+            if self.anomaly and node.checksums is not None:
+                check_checksums(node)
             xs, out = graph_tensors(node) if self.create_graph else (node.xs, node.out)
             if node.site is not None or self.directional:
                 # resolvers inside non-elementwise rules read the op's call site and directions
@@ -91,14 +97,17 @@ class _Pass:
                     cts = node.prim.cotangents(node, g, m, xs, out)
             else:
                 cts = node.prim.cotangents(node, g, m, xs, out)
+            if self.anomaly:
+                for i, c in enumerate(cts):
+                    if c is not None and node.parents[i] is not None:
+                        check_finite(node, i, c)
             for p, c, x in zip(node.parents, cts, node.xs):
                 if p is None:
                     continue
                 if c is None:
-                    if type(p) is not Node:
-                        self.cut_leaves.append(p)
                     if node.prim.piecewise_constant:
                         self.cuts.append((node.prim.name, node.site))
+                        self.cut_below.append(p)
                     continue
                 if type(c) is not np.ndarray or c.shape != x.shape or c.dtype != x.dtype:   # (inlined: the
                     c = fit(c, x, m, node.prim.name)     # common case costs no call; this runs per edge)
@@ -120,12 +129,12 @@ class _Pass:
         return result
 
     def accumulate_leaves(self):
-        """Add into every reached leaf's ``.grad``; a leaf that only cut paths reached gets zeros and
-        a warning naming the op(s) that cut it."""
+        """Add into every reached leaf's ``.grad``; a leaf that only cut paths reach, wherever the cut
+        is, gets zeros and a warning naming the op(s) that cut it."""
         for leaf, g in self.at_leaves.items():
             accumulate(leaf, g, self.create_graph)
         if self.cuts:
-            for leaf in dict.fromkeys(self.cut_leaves):
+            for leaf in _leaves_below(self.cut_below):
                 if leaf not in self.at_leaves:
                     warn_cut(self.cuts, f"the gradient of a leaf of shape {leaf.shape}")
                     zero = np.zeros_like(leaf.data)
@@ -147,6 +156,20 @@ def run_backward(roots, cotangents, *, create_graph, retain_graph, targets=None,
         return run.targets_result(targets, target_names)
     run.accumulate_leaves()
     return None
+
+
+def _leaves_below(starts):
+    """The leaves reachable from ``starts`` (nodes or leaves) through the graph, in a stable order."""
+    leaves, seen = {}, set()
+    stack = list(starts)
+    while stack:
+        p = stack.pop()
+        if type(p) is not Node:
+            leaves[p] = None
+        elif p not in seen:
+            seen.add(p)
+            stack.extend(q for q in p.parents if q is not None)
+    return list(leaves)
 
 
 def fit(c, x, m, opname):
@@ -190,17 +213,28 @@ def graph_tensors(node):
 
 
 def run_hooks(hooks, g, create_graph, where):
+    """Run ``hooks`` on the gradient ``g`` (of a node's output or a leaf); a hook that returns
+    something replaces ``g``, which must keep its shape and dtype."""
     for hook in list(hooks):
         gt = g if create_graph else Tensor._wrap(np.asarray(g))
         r = hook(gt)
         if r is not None:
-            g = r if create_graph else np.asarray(r.data if isinstance(r, Tensor) else r)
+            name = getattr(hook, "__qualname__", repr(hook))
+            if not isinstance(r, (Tensor, np.ndarray)):
+                raise TypeError(f"hook {name} (on {where}) returned a {type(r).__name__}; return a tensor (or None)")
+            new = r if create_graph and isinstance(r, Tensor) else np.asarray(r.data if isinstance(r, Tensor) else r)
+            if tuple(new.shape) != tuple(np.shape(g)) or new.dtype != gt.dtype:
+                raise RuntimeError(
+                    f"hook {name} (on {where}) returned a gradient of shape {tuple(new.shape)} {new.dtype}, but the "
+                    f"gradient it received has shape {tuple(np.shape(g))} {gt.dtype}; return one of the same shape "
+                    "and dtype (or None to keep it)")
+            g = new if not create_graph or isinstance(new, Tensor) else Tensor._wrap(new)
     return g
 
 
 def accumulate(leaf, g, create_graph):
     if leaf._hooks:
-        g = run_hooks(leaf._hooks, g, create_graph, "leaf")
+        g = run_hooks(leaf._hooks, g, create_graph, f"a leaf of shape {leaf.shape}")
     if not create_graph:
         g = np.asarray(g)
         if g.base is not None or not g.flags.writeable:
@@ -259,6 +293,8 @@ def _seed_cotangent(root, grad, create_graph):
     else:
         g = grad.data if isinstance(grad, Tensor) and not create_graph else grad
         if not isinstance(g, Tensor):
+            if np.asarray(g).dtype.kind not in "biuf":
+                raise TypeError(f"backward(): grad must be a tensor or an array of numbers, got {type(grad).__name__}")
             g = np.asarray(g, dtype=root.dtype)
         if g.shape != root.shape:
             raise RuntimeError(f"backward(): grad has shape {g.shape} but the tensor has shape {root.shape}")

@@ -24,8 +24,8 @@ from ..context import running, running_op
 from ..kinks.policy import current
 from ..kinks.resolve import first_nonzero_sign
 from ..tensor import Tensor
-from . import primitive, rawops
-from .primitive import Node, apply
+from . import primitive
+from .primitive import Node, Rules, apply
 
 MAX_DEPTH = 3     # kg.grad retries with up to this many directions while some kink stays undecided
 _NONE = ()        # memo marker: this node's output has no tangent (it does not depend on the inputs)
@@ -94,13 +94,14 @@ def _compute(n):
         n.dirs_out = _NONE
         return
     prim, xs, out = n.prim, n.xs, n.out
+    m = Rules.numpy
     with running_op(running().site, lambda: dirs):
         if prim.derivs is not None:
-            n.partials = {i: prim.partial(i, rawops, out, xs, xs, n.params, directions=dirs)
+            n.partials = {i: prim.partial(i, m, out, xs, xs, n.params, directions=dirs)
                           for i, d in enumerate(dirs) if d is not None and prim.derivs[i] is not None}
         K = max(len(d) for d in dirs if d is not None)
-        n.dirs_out = [_as_output_tangent(prim.tangent(rawops, [d[k] if d is not None else None for d in dirs], out, xs,
-                                        n.params, xs, n.partials), out) for k in range(K)]
+        n.dirs_out = [_as_output_tangent(prim.tangent(m, [d[k] if d is not None else None for d in dirs], out, xs,
+                                                      n.params, xs, n.partials), out) for k in range(K)]
 
 
 def tensor_dirs(a):

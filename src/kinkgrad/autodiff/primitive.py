@@ -16,14 +16,15 @@ A primitive states its derivative once and every mode is computed from it:
   kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
 
 Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
-(``rawops``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m`` is
-kinkgrad's ops themselves (installed here by ``kinkgrad.ops``) and the same rule builds a
-differentiable graph, so higher derivatives come free.
+(``Rules.numpy``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m``
+is kinkgrad's ops themselves (``Rules.graph``) and the same rule builds a differentiable graph, so
+higher derivatives come free.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from ..kinks.declare import register
 from ..kinks.policy import current
 from ..kinks.resolve import resolve_elementwise
 from ..tensor import Tensor
-from . import rawops
+from .safety import SEQ, checksums
 
 
 class Primitive:
@@ -105,7 +106,7 @@ class Primitive:
             elif self.linear:
                 args = list(xs)
                 args[i] = t
-                term = self(*args, **params) if m is not rawops else self.kernel(*args, **params)
+                term = self(*args, **params) if m is not Rules.numpy else self.kernel(*args, **params)
             elif self.jvps is not None and i < len(self.jvps) and self.jvps[i] is not None:
                 term = self.jvps[i](m, t, out, *xs, **params)
             else:
@@ -127,7 +128,7 @@ class Primitive:
         if self.derivs is not None:
             # partials that directional mode's forward probe decided, reused by a plain backward
             # (one that records a graph, or an audit, takes them from the rules again)
-            decided = node.partials if m is rawops and node.partials and current().audit is None else ()
+            decided = node.partials if m is Rules.numpy and node.partials and current().audit is None else ()
             cts = []
             for i, p in enumerate(node.parents):
                 if p is None:
@@ -198,9 +199,16 @@ def tangent_product(prim, m, t, d):
 
 
 # -- applying a primitive: the hot path of every operation -------------------------------------------
-_SEQ = itertools.count()
 DIRECTIONAL = [None]          # the directional-mode module (installed by it): tangents on demand
-GRAPH_OPS = [None]            # the kinkgrad.ops namespace rules use to build graphs (installed by it)
+
+
+class Rules:
+    """The two namespaces derivative rules are written against, installed by ``kinkgrad.ops``:
+    ``numpy`` (a plain backward pass and directional mode, at NumPy speed) and ``graph`` (kinkgrad's
+    own ops, so the rules build a differentiable graph: create_graph, forward mode)."""
+
+    numpy = None
+    graph = None
 
 
 class Node:
@@ -211,12 +219,12 @@ class Node:
     """
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
-                 "partials", "seq", "saved", "__weakref__")
+                 "partials", "seq", "saved", "checksums", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
         # creation order is a topological order (an op's inputs exist before it), so the backward
         # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
-        self.seq = next(_SEQ)
+        self.seq = next(SEQ)
         self.prim = prim
         self.parents = parents
         self.xs = xs
@@ -231,6 +239,7 @@ class Node:
         self.dirs_out = None    # and the output's (computed on demand, memoized),
         self.partials = None    # and the partial derivatives chosen at the kinks
         self.saved = None       # what a residual kernel saved for the backward pass
+        self.checksums = None   # anomaly mode: of the saved values, to catch raw NumPy writes
 
     @property
     def name(self):
@@ -257,6 +266,8 @@ def apply(prim, args, params, directional_values=True):
     (``directional_values=False``: the kernel's own value even in directional mode, which calls this
     to get the value it then adjusts at jumps and ties.)"""
     st = _STATE.get(_DEFAULT[0])
+    if st.recorder is not None:
+        return _apply_recorded(prim, args, params, directional_values, st)
     if st.levels:
         level = _top_level(args, st.levels)
         if level is not None:
@@ -267,11 +278,29 @@ def apply(prim, args, params, directional_values=True):
         # one and two inputs unrolled: a comprehension is a function call of its own, ~10% of an
         # op's overhead (a 60-op chain, forward + backward: 3.7 -> 3.4 us per op)
         a = args[0]
-        xs = (a.data,) if isinstance(a, Tensor) else (a,)
+        if isinstance(a, Tensor):
+            xs = (a.data,)
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (a,)
     elif len(args) == 2:
         a, b = args
-        xs = (a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+        if isinstance(a, Tensor):
+            xa = a.data
+        elif type(a) in _SEQUENCES and holds_tensor(a):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xa = a
+        if isinstance(b, Tensor):
+            xs = (xa, b.data)
+        elif type(b) in _SEQUENCES and holds_tensor(b):
+            return _apply_to_sequences(prim, args, params)
+        else:
+            xs = (xa, b)
     else:
+        if any(type(a) in _SEQUENCES and holds_tensor(a) for a in args):
+            return _apply_to_sequences(prim, args, params)
         xs = tuple([a.data if isinstance(a, Tensor) else a for a in args])
     try:
         out = prim.impl(*xs, **params)
@@ -306,12 +335,69 @@ def apply(prim, args, params, directional_values=True):
                         node.saved = saved          # kept only for the input that needs it
                     if st.sites or prim.piecewise_constant:
                         node.site = user_site()
+                        if st.anomaly:
+                            node.checksums = checksums(xs, out)
                     return Tensor._wrap(out, node)
+                if out.dtype.kind == "c":
+                    raise TypeError(_complex_error(prim, xs))
                 return _cut(out, prim, args)    # a comparison, argmax, integer cast: the graph ends here
         for a in args:
             if isinstance(a, Tensor) and a._cut is not None:
                 return _cut(out, prim, args)    # carry the news that this value came through a cut
+    if out.dtype.kind == "c":
+        raise TypeError(_complex_error(prim, xs))
     return Tensor._wrap(out)
+
+
+_SEQUENCES = (list, tuple)
+
+
+def holds_tensor(seq):
+    """Whether a (nested) list or tuple holds a Tensor somewhere."""
+    return any(isinstance(e, Tensor) or (type(e) in _SEQUENCES and holds_tensor(e)) for e in seq)
+
+
+def _apply_to_sequences(prim, args, params):
+    """An input given as a list holding tensors (``kg.mean([x, 1.0])``) is stacked into one tensor
+    first, so the gradient reaches the tensors inside instead of NumPy silently dropping the graph."""
+    from_sequence = Rules.graph.from_sequence
+    return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
+                 params)
+
+
+class OpRecord(NamedTuple):
+    """One primitive applied while ``record_ops`` was active: the primitive, its inputs as given
+    (Tensors, arrays or Python values), its keyword parameters and the Tensor it returned."""
+
+    prim: Primitive
+    inputs: tuple
+    params: dict
+    output: Tensor
+
+
+@contextlib.contextmanager
+def record_ops():
+    """Record every primitive applied inside the block, in order (what an exporter or a tracing
+    compiler replays): ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``.
+
+    Only primitives are recorded (a composite such as ``gelu`` appears as the primitives it applies);
+    values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are not."""
+    ops = []
+    token = _STATE.set(_STATE.get(_DEFAULT[0])._replace(recorder=ops))
+    try:
+        yield ops
+    finally:
+        _STATE.reset(token)
+
+
+def _apply_recorded(prim, args, params, directional_values, st):
+    token = _STATE.set(st._replace(recorder=None))      # what runs inside (forward mode...) is not recorded
+    try:
+        out = apply(prim, args, params, directional_values)
+    finally:
+        _STATE.reset(token)
+    st.recorder.append(OpRecord(prim, tuple(args), dict(params), out))
+    return out
 
 
 def _cut(out, prim, args):
@@ -328,11 +414,24 @@ def _cut(out, prim, args):
     return t
 
 
+def _describe(xs):
+    return ", ".join(f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__
+                     for x in xs)
+
+
 def _op_error(prim, xs, e):
-    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given."""
-    desc = ", ".join(
-        f"{tuple(x.shape)} {x.dtype.name}" if isinstance(x, np.ndarray) else type(x).__name__ for x in xs)
-    return type(e)(f"{prim.name}: {e} (inputs: {desc})")
+    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
+    ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
+    message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
+    try:
+        return type(e)(message)
+    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments
+        return next(k for k in (TypeError, ValueError, IndexError) if isinstance(e, k))(message)
+
+
+def _complex_error(prim, xs):
+    return (f"{prim.name}: complex values are not differentiable in kinkgrad yet (inputs: {_describe(xs)}); "
+            "keep the computation real (split real and imaginary parts) or compute it under kg.no_grad()")
 
 
 # -- forward mode: tangents ride along with values, one level per active jvp -------------------------
@@ -368,9 +467,14 @@ def _apply_forward_mode(prim, args, params, level):
         ts = [a._tangents.get(level) if isinstance(a, Tensor) and a._tangents else None for a in args]
         raw_xs = [a.data if isinstance(a, Tensor) else a for a in args]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = prim.tangent(GRAPH_OPS[0], ts, out, args, params, raw_xs)
-            if t is not None and t.shape != out.shape:
-                t = GRAPH_OPS[0].broadcast_to(t, out.shape)
+            t = prim.tangent(Rules.graph, ts, out, args, params, raw_xs)
+            if t is not None:
+                # the engine, not the rules, gives the tangent the output's shape and dtype (a float64
+                # partial must not turn a float32 tangent into float64)
+                if t.shape != out.shape:
+                    t = Rules.graph.broadcast_to(t, out.shape)
+                if t.dtype != out.dtype and out.dtype.kind == "f":
+                    t = Rules.graph.cast(t, dtype=out.dtype)
     if t is not None:
         out._tangents = dict(out._tangents or {})
         out._tangents[level] = t

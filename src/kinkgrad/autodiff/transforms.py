@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 
 import numpy as np
 
-from ..context import scoped, state
+from ..context import scoped, state, user_frame
 from ..kinks.cuts import warn_cut
 from ..kinks.policy import current
 from ..kinks.policy import kinks as kink_scope
 from ..tensor import Tensor, _check_can_require_grad, _to_array
 from .backward import run_backward
 from .directional import MAX_DEPTH, seed_directions
-from .primitive import GRAPH_OPS, Primitive, graph_handle, new_level
+from .primitive import Primitive, Rules, graph_handle, new_level
 
 _identity = Primitive("identity", lambda x: x, vjp=lambda m, g, out, x: g, linear=True,
                       doc="Returns its input; gives a transform's input its own graph handle.")
@@ -110,6 +111,12 @@ def _as_result(g, like, create_graph):
     return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
 
 
+def _warn_constant(f, transform):
+    warnings.warn(f"{transform}: {getattr(f, '__name__', 'f')} returned a NumPy value or a number, not a kinkgrad "
+                  "tensor, so it does not depend on its inputs and its derivative is zero; compute it with kinkgrad "
+                  "ops (kg.exp, x @ w ...) to differentiate it", UserWarning, stacklevel=user_frame(2)[1] + 1)
+
+
 def _argname(f, i):
     return f"argument {i} of {getattr(f, '__name__', 'f')}"
 
@@ -155,6 +162,7 @@ def _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction):
         res = f(*args, **kwargs)
     y, aux = res if has_aux else (res, None)
     if not isinstance(y, Tensor):
+        _warn_constant(f, "grad")
         y = Tensor._wrap(np.asarray(y))
     if y.data.size != 1:
         raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
@@ -208,6 +216,9 @@ def vjp(f, *primals, has_aux=False, kinks=None):
             res = f(*lifted)
     out, aux = res if has_aux else (res, None)
     outs, is_seq = _outputs_tuple(out)
+    if not all(isinstance(o, Tensor) for o in outs):
+        _warn_constant(f, "vjp")
+    outs = tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
     handles = [graph_handle(t) for t in lifted]
 
     def pullback(cotangent):
@@ -243,7 +254,7 @@ def jvp(f, primals, tangents, kinks=None):
             if tuple(t_arr.shape) != tuple(xt.shape):
                 raise ValueError(f"jvp: tangent {i} has shape {tuple(t_arr.shape)} but its primal has shape {xt.shape}")
             if t_arr.dtype != xt.dtype:
-                t_arr = GRAPH_OPS[0].cast(t_arr, dtype=xt.dtype)
+                t_arr = Rules.graph.cast(t_arr, dtype=xt.dtype)
             xt._tangents = {**(xt._tangents or {}), level: t_arr}
             xs.append(xt)
         out = f(*xs)
@@ -289,10 +300,6 @@ def jacobian(f, argnums=0, mode="rev", kinks=None):
     return wrapper
 
 
-def _stack_rows(rows, shape):
-    return GRAPH_OPS[0].reshape(GRAPH_OPS[0].stack(rows, axis=0), shape)
-
-
 def _jac_rev(f, x, kinks):
     out, pullback = vjp(f, x, kinks=kinks)
     rows = []
@@ -301,11 +308,11 @@ def _jac_rev(f, x, kinks):
         (g,) = pullback(eye[k].reshape(out.shape))
         rows.append(g)
     xshape = tuple(np.shape(x.data if isinstance(x, Tensor) else _to_array(x)))
-    return _stack_rows(rows, tuple(out.shape) + xshape)
+    return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), tuple(out.shape) + xshape)
 
 
 def _jac_fwd(f, x, kinks):
-    ops = GRAPH_OPS[0]
+    ops = Rules.graph
     xa = x.data if isinstance(x, Tensor) else _to_array(x)
     cols, out = [], None
     eye = np.eye(xa.size, dtype=xa.dtype)

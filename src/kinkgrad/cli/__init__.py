@@ -1,4 +1,4 @@
-"""The teaching app and command line: ``python -m kinkgrad tour | table``.
+"""The teaching app and command line: ``python -m kinkgrad tour | table | study | audit MODEL.onnx``.
 
 Kept apart from the library's own modules: everything here uses kinkgrad's public API only.
 Each command is a module in this package with ``add_arguments(parser)`` (optional) and ``main(args)``;
@@ -12,6 +12,8 @@ import importlib
 COMMANDS = {
     "tour": ("tour", "answer the common questions about gradients at kinks, live"),
     "table": ("table", "the derivative at every declared kink under every preset"),
+    "audit": ("audit", "kink report for an ONNX model trained elsewhere: hits per node, gradients per convention"),
+    "study": ("study", "published experiments on kinks reproduced live: relu0 (ReLU'(0) and precision)"),
 }
 
 

@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ..context import scoped, set_default, state
+from ..context import default_state, scoped, set_default, state
 from .declare import DECLARED, kinks_of
 from .presets import BASE, DESCRIPTIONS, TABLES
 
@@ -38,6 +38,10 @@ class Policy:
 
     def __init__(self, preset="default", overrides=None, ties=None, singular="limit", seed=None, audit=None,
                  depth=1):
+        if not isinstance(preset, str):
+            raise TypeError(f"kinks: the preset is a name ({', '.join(BASE)}), got {type(preset).__name__} {preset!r}")
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"kinks: seed must be an int (or None), got {type(seed).__name__} {seed!r}")
         if preset not in BASE:
             raise ValueError(f"kinks: unknown preset {preset!r}{_suggest(preset, BASE)}; "
                              f"choose one of {', '.join(BASE)}")
@@ -132,8 +136,11 @@ def coerce(spec=None, ties=None, singular=None, seed=None, depth=None, **overrid
 
 
 def use(policy):
-    """Run a block under ``policy`` (a Policy), with the engine switches it needs."""
-    return scoped(policy=policy, **policy.engine_flags())
+    """Run a block under ``policy`` (a Policy), with the engine switches it needs (call sites stay
+    recorded under anomaly mode)."""
+    flags = policy.engine_flags()
+    flags["sites"] = flags["sites"] or state().anomaly
+    return scoped(policy=policy, **flags)
 
 
 @contextlib.contextmanager
@@ -154,7 +161,9 @@ def set_kinks(preset="default", *, ties=None, singular="limit", seed=None, **ove
     """Set the process default policy: every thread and task that has not scoped its own with
     ``kg.kinks(...)`` uses it, including threads started later (like ``torch.set_default_dtype``)."""
     policy = Policy(preset, overrides, ties, singular, seed)
-    set_default(policy=policy, **policy.engine_flags())
+    flags = policy.engine_flags()
+    flags["sites"] = flags["sites"] or default_state().anomaly
+    set_default(policy=policy, **flags)
 
 
 def get_kinks():

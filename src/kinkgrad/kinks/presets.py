@@ -76,6 +76,7 @@ TABLES = {
     "torch": {
         "abs": "default",              # sgn(x) * g: 0 at 0
         "leaky_relu": "left",          # x > 0 ? g : g * slope
+        "prelu": "left",               # x > 0 ? g : g * weight (as leaky_relu)
         "hardtanh": "default",         # 0 at both bounds (unlike clamp)
         "relu6": "default",
         "elu": "left",                 # negative branch taken at 0: alpha * exp(0)
@@ -85,13 +86,13 @@ TABLES = {
         "max": "split", "min": "split", "max.indices": "first", "min.indices": "first",
         "sort": "first",               # stable: tied values keep index order
         "topk": "torch",               # order of tied picks follows the CPU selection algorithm
-        "median": "lower",             # lower median; ties in it share evenly
-        "median.indices": "first",
+        "median": "torch",             # lower median: shared by its ties (full), the stable-first one (axis)
         "quantile": "first",
         "cummax": "last", "cummin": "last",   # the running index moves to the latest tie
         "max_pool2d": "first",
         "power": "default",            # d/dx x**0 = 0 at 0
         "norm": "default",             # 0 at the zero vector
+        "std": "default",              # 0 where all elements are equal
     },
     "jax": {
         "abs": "right",                # select(x >= 0, 1, -1): 1 at 0 (and at -0.0)
@@ -109,6 +110,7 @@ TABLES = {
         "max_pool2d": "first",
         "power": _pow_nan_at_float_p0,   # d/dx x**0.0 at 0 is NaN, x**0 (Python int) is 0
         "norm": "nan",                 # x / ||x|| at 0
+        "std": "nan",                  # sqrt(var): 0 * inf where all elements are equal
     },
     "tensorflow": {
         "abs": "default",
@@ -124,5 +126,6 @@ TABLES = {
         "max_pool2d": "first",
         "power": _pow_nan_at_p0,       # 0 * 0**-1 at x = 0, p = 0, for every exponent type
         "norm": "nan",
+        "std": "nan",                  # sqrt(reduce_variance): 0 * inf where all elements are equal
     },
 }

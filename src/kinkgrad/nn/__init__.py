@@ -2,51 +2,105 @@
 
 >>> import kinkgrad as kg
 >>> from kinkgrad import nn
->>> model = nn.Sequential([nn.Dense(8, activation="relu"), nn.Dense(1)])
+>>> model = nn.Sequential([nn.Dense(8, activation="relu", input_shape=(3,)), nn.Dense(1)])
+>>> model.count_params()
+41
 >>> _ = model.compile(optimizer="adam", loss="mse")
 """
-from . import init
-from .layers import (
-                     ACTIVATIONS,
-                     CELU,
-                     ELU,
-                     GELU,
-                     SELU,
-                     Activation,
-                     AvgPool2d,
-                     BatchNorm1d,
-                     BatchNorm2d,
-                     Conv1d,
-                     Conv2d,
-                     Dense,
-                     Dropout,
-                     Embedding,
-                     Flatten,
-                     Hardsigmoid,
-                     Hardswish,
-                     Hardtanh,
-                     LayerNorm,
-                     LeakyReLU,
-                     Linear,
-                     MaxPool2d,
-                     Mish,
-                     ReLU,
-                     ReLU6,
-                     Sigmoid,
-                     SiLU,
-                     Softmax,
-                     Softplus,
-                     Swish,
-                     Tanh,
+from . import init, regularizers
+from .activations import (
+                          ACTIVATIONS,
+                          CELU,
+                          ELU,
+                          GELU,
+                          SELU,
+                          Activation,
+                          Hardsigmoid,
+                          Hardswish,
+                          Hardtanh,
+                          LeakyReLU,
+                          Mish,
+                          ReLU,
+                          ReLU6,
+                          Sigmoid,
+                          SiLU,
+                          Softmax,
+                          Softplus,
+                          Swish,
+                          Tanh,
 )
+from .callbacks import (
+                          Callback,
+                          CSVLogger,
+                          EarlyStopping,
+                          EpochTimer,
+                          History,
+                          LambdaCallback,
+                          LearningRateScheduler,
+                          ModelCheckpoint,
+                          ReduceLROnPlateau,
+                          TerminateOnNaN,
+)
+from .layers import AvgPool2d, Conv1d, Conv2d, Dense, Embedding, Flatten, Input, Linear, MaxPool2d
 from .module import Module, Parameter
-from .training import Callback, EarlyStopping, EpochTimer, History, LambdaCallback, Model, Sequential
+from .normalization import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
+from .progress import ProgressLogger
+from .saving import load_model
+from .sequential import Sequential
+from .training import Model
 
 Layer = Module   # Keras' name for the base class of custom layers
 
-__all__ = ["ACTIVATIONS", "Activation", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "CELU", "Callback", "Conv1d",
-           "Conv2d", "Dense", "Dropout", "ELU", "EarlyStopping", "Embedding", "EpochTimer", "Flatten", "GELU",
-           "Hardsigmoid",
-           "Hardswish", "Hardtanh", "History", "LambdaCallback", "Layer", "LayerNorm", "LeakyReLU", "Linear",
-           "MaxPool2d", "Mish", "Model", "Module", "Parameter", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU",
-           "Sigmoid", "Softmax", "Softplus", "Swish", "Tanh", "init"]
+__all__ = [
+                          "ACTIVATIONS",
+                          "CELU",
+                          "ELU",
+                          "GELU",
+                          "SELU",
+                          "Activation",
+                          "AvgPool2d",
+                          "BatchNorm1d",
+                          "BatchNorm2d",
+                          "CSVLogger",
+                          "Callback",
+                          "Conv1d",
+                          "Conv2d",
+                          "Dense",
+                          "Dropout",
+                          "EarlyStopping",
+                          "Embedding",
+                          "EpochTimer",
+                          "Flatten",
+                          "Hardsigmoid",
+                          "Hardswish",
+                          "Hardtanh",
+                          "History",
+                          "Input",
+                          "LambdaCallback",
+                          "Layer",
+                          "LayerNorm",
+                          "LeakyReLU",
+                          "LearningRateScheduler",
+                          "Linear",
+                          "MaxPool2d",
+                          "Mish",
+                          "Model",
+                          "ModelCheckpoint",
+                          "Module",
+                          "Parameter",
+                          "ProgressLogger",
+                          "ReLU",
+                          "ReLU6",
+                          "ReduceLROnPlateau",
+                          "Sequential",
+                          "SiLU",
+                          "Sigmoid",
+                          "Softmax",
+                          "Softplus",
+                          "Swish",
+                          "Tanh",
+                          "TerminateOnNaN",
+                          "init",
+                          "load_model",
+                          "regularizers",
+]

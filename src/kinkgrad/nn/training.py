@@ -1,300 +1,301 @@
-"""Keras-style training on top of Modules: ``compile``, ``fit`` (with a tqdm bar per epoch),
-``evaluate``, ``predict``, callbacks, and weights in the safetensors format."""
+"""Keras-style training on top of Modules: ``compile``, ``fit`` (one ``train_step`` per batch inside a
+per-epoch loop), ``evaluate``, ``predict``; checkpoints and summaries are delegated to ``saving`` and
+``summary``."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 
 import numpy as np
 
+import kinkgrad as kg
+
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optim as _optim
-from ..context import no_grad
-from ..kinks.policy import kinks as kink_scope
+from ..data import ArrayDataset, DataLoader
 from ..tensor import Tensor
-from .module import Module
+from . import fitdata, saving
+from ._checks import flag, is_int, positive_int
+from .callbacks import CallbackList, History
+from .module import Module, _auditing
+from .progress import ProgressLogger
+from .summary import summary
+from .telemetry import EpochAudit
 
 
-class History:
-    """What ``fit`` returns: ``history.history["loss"]``, ``["val_loss"]``, metrics, per epoch."""
+class _Refs:
+    """Modules a model keeps a note of without owning them (a list would make them children)."""
 
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
+    __slots__ = ("items",)
 
-    def record(self, epoch, logs):
-        self.epoch.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
+    def __init__(self, items):
+        self.items = items
 
-    def __repr__(self):
-        return f"History({ {k: [round(x, 4) for x in v] for k, v in self.history.items()} })"
+    def __getstate__(self):
+        return self.items
 
-
-class Callback:
-    """Hooks called by ``fit``: ``on_epoch_end(epoch, logs)`` may set ``model.stop_training = True``."""
-
-    def on_train_begin(self, model):
-        pass
-
-    def on_epoch_end(self, epoch, logs, model):
-        pass
-
-    def on_train_end(self, model):
-        pass
-
-
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs; optionally
-    restore the best weights."""
-
-    def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, mode="auto", restore_best_weights=False):
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
-        self.restore_best_weights = restore_best_weights
-
-    def on_train_begin(self, model):
-        self.best, self.wait, self.best_weights, self.stopped_epoch = None, 0, None, None
-
-    def on_epoch_end(self, epoch, logs, model):
-        value = logs.get(self.monitor)
-        if value is None:
-            raise KeyError(f"EarlyStopping: '{self.monitor}' is not logged; available: {sorted(logs)}")
-        better = self.best is None or (value < self.best - self.min_delta if self.mode == "min"
-                                       else value > self.best + self.min_delta)
-        if better:
-            self.best, self.wait = value, 0
-            if self.restore_best_weights:
-                self.best_weights = model.state_dict()
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                model.stop_training = True
-                self.stopped_epoch = epoch
-
-    def on_train_end(self, model):
-        if self.restore_best_weights and self.best_weights is not None:
-            model.load_state_dict(self.best_weights)
-
-
-class EpochTimer(Callback):
-    """Records the wall-clock seconds of every epoch (training plus the end-of-epoch metrics) in ``times``."""
-
-    def on_train_begin(self, model):
-        import time
-
-        self._clock = time.perf_counter
-        self.times, self._t = [], self._clock()
-
-    def on_epoch_end(self, epoch, logs, model):
-        now = self._clock()
-        self.times.append(now - self._t)
-        self._t = now
-
-
-class LambdaCallback(Callback):
-    def __init__(self, on_epoch_end=None):
-        self._fn = on_epoch_end
-
-    def on_epoch_end(self, epoch, logs, model):
-        if self._fn:
-            self._fn(epoch, logs)
-
-
-def _array(x, name):
-    if isinstance(x, Tensor):
-        x = x.data
-    x = np.asarray(x)
-    if x.dtype == np.float64:
-        x = x.astype(np.float32)      # Keras and PyTorch train in float32
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"fit: {name} is empty (shape {x.shape}); there is nothing to train on")
-    return x
+    def __setstate__(self, items):
+        self.items = items
 
 
 class Model(Module):
     """A Module that also trains itself the Keras way."""
 
+    # -- compile ----------------------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="mse", metrics=(), kinks=None):
-        """Choose the optimizer (name or instance), the loss (name or ``loss(y_true, y_pred)``),
-        metrics, and optionally the kink policy used for every gradient in ``fit``."""
+        """Choose the optimizer (name or instance), the loss (name or ``loss(y_true, y_pred)``), metrics
+        (names, Metric objects or ``f(y_true, y_pred)``), and optionally the kink policy (a preset name)
+        under which every gradient in ``fit`` is computed."""
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"compile: metrics must be a list such as ['accuracy'], got {metrics!r}")
+        if kinks is not None and not isinstance(kinks, str):
+            raise TypeError(f"compile: kinks must be a preset name such as 'torch', got {kinks!r}")
         self.optimizer = _optim.get(optimizer)
         self.loss_fn = _losses.get(loss)
-        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "loss")
-        self.metric_fns = [_metrics.get(m) for m in metrics]
+        self.loss_spec = loss
+        self.compiled_metrics = [_metrics.get(m) for m in metrics]
+        names = [m.name for m in self.compiled_metrics]
+        if len(set(names)) != len(names):
+            raise ValueError(f"compile: two metrics share a name in {names}")
         self.kinks = kinks
         self.stop_training = False
+        if self.built and not self.optimizer.param_groups:
+            self.optimizer.bind(self.parameters())
         return self
 
     def _check_compiled(self, what):
-        if not hasattr(self, "loss_fn"):
+        if getattr(self, "loss_fn", None) is None:
             raise RuntimeError(f"{what}: call model.compile(optimizer=..., loss=...) first")
 
-    def train_step(self, xb, yb):
-        """One optimisation step on a batch; returns the loss value."""
-        self.zero_grad()
-        loss = self.loss_fn(yb, self(xb))       # the forward pass also builds lazy layers
-        params = self.parameters()
-        if len(params) != len(self.optimizer.params) or any(a is not b for a, b in zip(params, self.optimizer.params)):
-            self.optimizer.bind(params)         # optimizer state is kept per parameter, so rebinding is safe
-        loss.backward()
-        self.optimizer.step()
-        return float(loss.item())
+    def _float_dtype(self):
+        for _, p, is_param in self._walk_state():
+            if is_param and p.dtype.kind == "f":
+                return p.dtype
+        return np.dtype(np.float32)
 
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
-            callbacks=(), verbose=1, seed=None):
-        """Train for ``epochs`` over mini-batches; returns a ``History``. ``verbose=1`` shows a tqdm bar
-        per epoch with the running loss and metrics; ``verbose=0`` is silent."""
+    def _prepare_training(self, first_x):
+        """Build from the data if needed, and make sure the optimizer holds every trainable parameter."""
+        if not self.built:
+            self.build(np.shape(first_x)[1:], np.asarray(first_x).dtype)
+        params = [p for p in self.parameters() if p.requires_grad]
+        if not self.optimizer.param_groups:
+            self.optimizer.bind(params)
+        held = {id(p) for p in self.optimizer.params}
+        missing = [n for n, p in self.named_parameters() if p.requires_grad and id(p) not in held]
+        if missing:
+            raise ValueError(f"fit: the optimizer holds {len(self.optimizer.params)} of this model's {len(params)} "
+                             f"parameters and would never train {', '.join(missing)}; create it from "
+                             "model.parameters() after the model is built, or pass its name to compile")
+        self._name_children()
+        self._reg_modules = _Refs([m for m in self.modules() if getattr(m, "activity_regularizer", None) is not None
+                                   or any(getattr(m, r, None) is not None for r, _ in m._regularized)])
+
+    # -- one step -------------------------------------------------------------------------------------
+    def compute_loss(self, y, y_pred, sample_weight=None):
+        """The compiled loss (weighted per sample: Keras' sum(w * loss) / N) plus the layers'
+        regularization terms."""
+        auditing = _auditing()
+        with kg.name_scope("loss") if auditing else contextlib.nullcontext():
+            if sample_weight is None:
+                loss = self.loss_fn(y, y_pred)
+            else:
+                values = self.loss_fn(y, y_pred, reduction="none")
+                w = np.asarray(sample_weight, dtype=values.dtype).reshape((-1,) + (1,) * (values.ndim - 1))
+                loss = kg.mean(values * w)
+        refs = getattr(self, "_reg_modules", None)
+        modules = refs.items if refs is not None else self.modules()
+        if modules:
+            with kg.name_scope("regularization") if auditing else contextlib.nullcontext():
+                terms = [t for m in modules for t in m._own_losses()]
+                if terms:
+                    loss = loss + kg.sum(kg.stack([kg.reshape(t, ()) for t in terms]))
+            for m in modules:
+                m.__dict__.pop("_activity_loss", None)
+        return loss
+
+    def train_step(self, x, y, sample_weight=None):
+        """One optimisation step on a batch: forward, loss, backward, update. Returns the loss value
+        and the predictions (for the epoch's metrics)."""
+        self.optimizer.zero_grad()
+        y_pred = self(x)
+        loss = self.compute_loss(y, y_pred, sample_weight)
+        value = float(loss.item())
+        if math.isfinite(value):              # a non-finite loss never updates the weights; fit decides what next
+            loss.backward()
+            self.optimizer.step()
+        return value, y_pred.data
+
+    # -- fit --------------------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, seed=None,
+            audit=False):
+        """Train for ``epochs`` (Keras' arguments and order); returns the ``History``.
+
+        ``x``: an array, or a ``kg.data.DataLoader`` giving (x, y) or (x, y, sample_weight) batches.
+        ``verbose``: 1 a progress bar in a terminal or notebook (one line per epoch when the output is
+        a file), 2 one line per epoch, 0 silent. ``seed`` fixes the shuffling (epoch e uses (seed, e), so
+        ``initial_epoch`` resumes a run exactly). ``audit=True`` records kink telemetry per epoch into
+        ``history.kinks`` and the progress line."""
         self._check_compiled("fit")
-        X, Y = _array(x, "x"), _array(y, "y")
-        if len(X) != len(Y):
-            raise ValueError(f"fit: x has {len(X)} samples but y has {len(Y)}")
-        if validation_split and validation_data is None:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            n_val = int(math.ceil(len(X) * validation_split))
-            X, Y, validation_data = X[:-n_val], Y[:-n_val], (X[-n_val:], Y[-n_val:])
-            if len(X) == 0:
-                raise ValueError("fit: validation_split leaves no training samples")
-        if batch_size is None or batch_size <= 0:
-            raise ValueError(f"fit: batch_size must be a positive int, got {batch_size}")
-        rng = np.random.default_rng(seed)
-        history = History()
+        epochs = positive_int("fit", "epochs", epochs)
+        if not is_int(initial_epoch) or not 0 <= initial_epoch < epochs:
+            raise ValueError(f"fit: initial_epoch must be an int in [0, epochs={epochs}), got {initial_epoch!r}")
+        if verbose not in (0, 1, 2, "auto") or isinstance(verbose, bool):
+            raise ValueError(f"fit: verbose must be 0 (silent), 1 (progress bar), 2 (one line per epoch) or 'auto', "
+                             f"got {verbose!r}")
+        flag("fit", "audit", audit)
+        flag("fit", "shuffle", shuffle)
+        train, val = fitdata.training_data(self, x, y, batch_size, validation_split, validation_data, shuffle,
+                                           class_weight, sample_weight, seed, initial_epoch)
+        self._prepare_training(train.dataset.arrays[0] if isinstance(train.dataset, ArrayDataset)
+                               else fitdata.unpack(next(iter(fitdata.peek(train))), "fit")[0])
+        self.history = History()
+        self._training_state = {**getattr(self, "_training_state", {}), "shuffle_seed": train.seed}
+        progress = ProgressLogger(1 if verbose == "auto" else verbose) if verbose else None
+        cbs = CallbackList(callbacks, model=self, history=self.history, progress=progress,
+                           params={"epochs": epochs, "steps": len(train), "verbose": verbose})
         self.stop_training = False
-        for cb in callbacks:
-            cb.on_train_begin(self)
-        scope = kink_scope(self.kinks) if self.kinks else contextlib.nullcontext()
-        n_batches = int(math.ceil(len(X) / batch_size))
-        with scope:
-            for epoch in range(epochs):
-                self.train()
-                order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
-                bar = _progress(n_batches, f"Epoch {epoch + 1}/{epochs}", verbose)
-                total, seen = 0.0, 0
-                for b in range(n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size]
-                    xb, yb = X[idx], Y[idx]
-                    _check_finite(xb, yb, idx, epoch, b)
-                    value = self.train_step(xb, yb)
-                    if not math.isfinite(value):
-                        bad = np.flatnonzero(~np.isfinite(xb.reshape(len(xb), -1)).all(axis=1))
-                        hint = (f"; the batch has non-finite inputs in rows {idx[bad][:10].tolist()}" if len(bad)
-                                else "; lower the learning rate or check the loss")
-                        raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {b + 1}"
-                                                 + hint)
-                    total += value * len(idx)
-                    seen += len(idx)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{total / seen:.4f}")
-                logs = {"loss": total / seen}
-                if self.metric_fns:
-                    logs.update(self._metrics(X, Y, ""))
-                if validation_data is not None:
-                    logs.update(self._evaluate_logs(*validation_data, prefix="val_"))
-                if bar is not None:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
-                    bar.close()
-                history.record(epoch, logs)
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, logs, self)
+        logs = {}
+        with kg.kinks(self.kinks) if self.kinks else contextlib.nullcontext():
+            self._resume_rng(initial_epoch)
+            cbs.on_train_begin()
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                logs = self._fit_epoch(train, epoch, cbs, audit)
+                if val is not None:
+                    logs.update(self._evaluate_loader(val, prefix="val_"))
+                logs["lr"] = float(self.optimizer.current_lr())
+                self._training_state["epoch"] = epoch + 1
+                cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
-        for cb in callbacks:
-            cb.on_train_end(self)
-        self.history = history
-        return history
+            cbs.on_train_end(logs)
+        return self.history
 
-    def _metrics(self, X, Y, prefix):
-        pred = self.predict(X)
-        return {prefix + name: fn(Y, pred) for name, fn in self.metric_fns}
-
-    def _evaluate_logs(self, X, Y, prefix=""):
-        X, Y = _array(X, "x"), _array(Y, "y")
-        pred = self.predict(X)
-        with no_grad():
-            logs = {prefix + "loss": float(self.loss_fn(Y, pred).item())}
-        logs.update({prefix + name: fn(Y, pred) for name, fn in self.metric_fns})
+    def _fit_epoch(self, loader, epoch, callbacks, audit):
+        """One pass over the training data; returns the epoch's logs (metrics accumulated on the way)."""
+        self.train()
+        loader.set_epoch(epoch)
+        for m in self.compiled_metrics:
+            m.reset_state()
+        total, seen = 0.0, 0
+        telemetry = EpochAudit(self.name) if audit else contextlib.nullcontext()
+        with telemetry:
+            for b, batch in enumerate(loader):
+                xb, yb, wb = fitdata.unpack(batch, "fit")
+                fitdata.check_finite(xb, yb, loader, epoch, b)
+                callbacks.on_train_batch_begin(b)
+                value, pred = self.train_step(xb, yb, wb)
+                if not math.isfinite(value):
+                    callbacks.on_train_batch_end(b, {"batch": b, "size": len(xb), "loss": value})
+                    if self.stop_training:              # TerminateOnNaN asked to stop
+                        total, seen = value, 1
+                        break
+                    raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {b + 1}; "
+                                             "lower the learning rate or check the loss (or add TerminateOnNaN() "
+                                             "to stop quietly)")
+                total += value * len(xb)
+                seen += len(xb)
+                for m in self.compiled_metrics:
+                    m.update_state(yb, pred)
+                callbacks.on_train_batch_end(b, {"batch": b, "size": len(xb), "loss": total / seen})
+        logs = {"loss": total / seen, **{m.name: m.result() for m in self.compiled_metrics}}
+        if audit:
+            summary = {"epoch": epoch, **telemetry.result}
+            self.history.kinks.append(summary)
+            logs["kink_rate"] = summary["rate"]
         return logs
 
-    def evaluate(self, x, y, verbose=0):
-        """Loss and metrics on (x, y), in evaluation mode; a dict like Keras' ``return_dict=True``."""
-        self._check_compiled("evaluate")
-        return self._evaluate_logs(x, y)
+    def _resume_rng(self, initial_epoch):
+        """When resuming at the epoch a checkpoint was saved, restore the generators it saved."""
+        pending = getattr(self, "_pending_rng", None)
+        if pending is not None and pending.get("epoch") == initial_epoch:
+            saving.restore_rng(self, pending)
+        self._pending_rng = None
 
-    def predict(self, x, batch_size=256):
-        """Outputs for ``x`` in evaluation mode, without recording gradients."""
-        X = _array(x, "x")
+    # -- evaluate / predict -----------------------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None, audit=False):
+        """Loss and metrics on (x, y) in evaluation mode, as a dict (Keras' ``return_dict=True``).
+        ``audit=True`` also computes the gradients (without applying them) to report kinks."""
+        self._check_compiled("evaluate")
+        if batch_size is not None:
+            positive_int("evaluate", "batch_size", batch_size)
+        loader = fitdata.evaluation_loader(self, x if isinstance(x, DataLoader) else (x, y), "evaluate", batch_size,
+                                           sample_weight)
+        with kg.kinks(self.kinks) if self.kinks else contextlib.nullcontext():
+            if flag("evaluate", "audit", audit):
+                self._name_children()
+            return self._evaluate_loader(loader, audit=audit)
+
+    def _evaluate_loader(self, loader, prefix="", audit=False):
+        metrics = [copy.deepcopy(m) for m in self.compiled_metrics]
+        for m in metrics:
+            m.reset_state()
+        was = self.training
+        self.eval()
+        total, seen = 0.0, 0
+        telemetry = EpochAudit(self.name) if audit else contextlib.nullcontext()
+        grads = {id(p): p.grad for p in self.parameters()} if audit else None
+        try:
+            with telemetry:
+                for batch in loader:
+                    xb, yb, wb = fitdata.unpack(batch, "evaluate")
+                    with contextlib.nullcontext() if audit else kg.no_grad():
+                        pred = self(xb)
+                        loss = self.compute_loss(yb, pred, wb)
+                    if audit:
+                        loss.backward()
+                    total += float(loss.item()) * len(xb)
+                    seen += len(xb)
+                    for m in metrics:
+                        m.update_state(yb, pred.data)
+        finally:
+            self.train(was)
+            if grads is not None:
+                for p in self.parameters():
+                    p.grad = grads[id(p)]
+        logs = {prefix + "loss": total / seen, **{prefix + m.name: m.result() for m in metrics}}
+        if audit:
+            logs[prefix + "kinks"] = telemetry.result
+        return logs
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """Outputs for ``x`` (an array, or a DataLoader whose batches start with x) in evaluation mode,
+        without recording gradients."""
+        if isinstance(x, DataLoader):
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
+        else:
+            size = positive_int("predict", "batch_size", batch_size) if batch_size is not None else 256
+            dtype = self._float_dtype() if self.built else np.dtype(np.float32)
+            X = fitdata.as_array(x, "x", "predict", dtype)
+            batches = (X[i:i + size] for i in range(0, len(X), size))
         was = self.training
         self.eval()
         try:
-            with no_grad():
-                outs = [self(X[i:i + batch_size]).data for i in range(0, len(X), batch_size)]
+            with kg.no_grad():
+                outs = [self(b).data for b in batches]
         finally:
             self.train(was)
         return Tensor._wrap(np.concatenate(outs, axis=0))
 
-    # -- weights ---------------------------------------------------------------------------------------
-    def save_weights(self, path):
-        """Write every parameter and buffer to ``path`` in the safetensors format (no pickle)."""
-        from safetensors.numpy import save_file
+    # -- saving and introspection ------------------------------------------------------------------------
+    def save(self, path, include_optimizer=True):
+        """Architecture (config JSON), weights, optimizer state and training position in one
+        safetensors file (no pickle: loading executes no code); see ``nn.load_model``."""
+        saving.save_model(self, path, include_optimizer=include_optimizer)
 
-        save_file({k: np.ascontiguousarray(v) for k, v in self.state_dict().items()}, str(path))
+    def save_weights(self, path):
+        """Every parameter and buffer, in the safetensors format (no pickle)."""
+        saving.save_weights(self, path)
 
     def load_weights(self, path, strict=True):
-        """Read weights saved by ``save_weights``; loading never executes code. A shape or name
-        mismatch raises, listing every offending tensor."""
-        from safetensors.numpy import load_file
+        """Read weights saved by ``save_weights`` or ``save``; mismatches raise, listing every tensor."""
+        saving.load_weights(self, path, strict=strict)
 
-        state = load_file(str(path))
-        if not self.parameters() and state:
-            raise RuntimeError("load_weights: this model has not built its layers yet; call it once on an input "
-                               "(or give Dense an input_shape) before loading")
-        self.load_state_dict(state, strict=strict)
+    def summary(self, print_fn=None):
+        """Print each layer's name, output shape and parameter count, and the totals (Keras' summary)."""
+        summary(self, print_fn=print_fn)
 
 
-def _check_finite(xb, yb, idx, epoch, b):
-    for name, arr in (("x", xb), ("y", yb)):
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            rows = idx[np.flatnonzero(~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1))]
-            raise FloatingPointError(f"fit: epoch {epoch + 1}, batch {b + 1}: {name} has NaN or inf in sample(s) "
-                                     f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}; clean the data first")
-
-
-def _progress(total, desc, verbose):
-    if not verbose:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)
-
-
-class Sequential(Model):
-    """Layers applied in order: ``Sequential([Dense(64, activation="relu"), Dense(1)])`` or
-    ``Sequential(layer1, layer2, ...)``."""
-
-    def __init__(self, layers=None, *more):
-        super().__init__()
-        if layers is None:
-            layers = []
-        elif isinstance(layers, Module):
-            layers = [layers, *more]
-        self.layers = list(layers)
-        for i, layer in enumerate(self.layers):
-            if not isinstance(layer, Module) and not callable(layer):
-                raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a layer")
-
-    def add(self, layer):
-        self.layers.append(layer)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def __getitem__(self, i):
-        return self.layers[i]
-
-    def __len__(self):
-        return len(self.layers)

@@ -1,7 +1,7 @@
 """Every public operation, and the Tensor operators and methods bound to them.
 
 This module is also the math namespace ``m`` that derivative rules use when they must build a
-differentiable graph (``create_graph``, nested transforms); ``autodiff.rawops`` is its NumPy twin.
+differentiable graph (``create_graph``, nested transforms); ``ops.raw`` is its NumPy twin.
 """
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import sys
 
 import numpy as np
 
-from ..autodiff.primitive import GRAPH_OPS
+from ..autodiff.primitive import Rules
 from ..autodiff.primitive import apply as _apply
 from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
-from .activations import celu, elu, gelu, mish, selu, silu, softsign, swish
+from . import raw
+from .activations import celu, elu, gelu, mish, prelu, selu, silu, softsign, swish
 from .conv import col2im_rows, conv2d, im2col
+from .conv_transpose import conv_transpose2d
 from .elementwise import (
     add,
     cast,
@@ -57,12 +59,12 @@ from .index import (
     getitem,
     put_along_axis_add,
     scatter_add,
-    setitem,
     split,
     take,
     take_along_axis,
     where,
 )
+from .inplace import METHODS as _INPLACE
 from .linalg import affine, dot, einsum, matmul, outer
 from .nonsmooth import (
     abs,
@@ -88,7 +90,7 @@ from .nonsmooth import (
     threshold,
     trunc,
 )
-from .norms import norm
+from .norms import norm, std
 from .order import cummax, cummin, median, quantile, select_apply, select_transpose, sort, topk
 from .pool import avg_pool2d, col2im, max_pool2d, windows2d
 from .reduce import (
@@ -105,7 +107,6 @@ from .reduce import (
     prod,
     softmax,
     softmax_cross_entropy,
-    std,
     sum,
     var,
 )
@@ -116,6 +117,7 @@ from .shape import (
     expand_dims,
     flatten,
     flip,
+    from_sequence,
     pad,
     permute,
     ravel,
@@ -141,9 +143,10 @@ __all__ = [
     "abs", "absolute", "relu", "leaky_relu", "sign", "floor", "ceil", "trunc", "round", "maximum", "minimum",
     "clip", "clamp", "heaviside", "mod", "remainder", "fmod", "hardswish", "hardsigmoid", "softshrink",
     "hardshrink", "threshold", "median", "quantile", "cummax", "cummin", "max_pool2d", "avg_pool2d", "conv2d",
+    "conv_transpose2d",
     "select_apply", "select_transpose", "windows2d", "col2im", "im2col", "col2im_rows",
     # activations
-    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh",
+    "silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh", "prelu",
     # reductions and normalisers
     "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp",
     "softmax", "log_softmax", "cumsum", "softmax_cross_entropy",
@@ -229,7 +232,7 @@ _METHODS = {
     "tanh": tanh, "sin": sin, "cos": cos, "square": square, "sign": sign, "floor": floor, "ceil": ceil,
     "round": round, "clip": clip, "clamp": lambda self, min=None, max=None: clip(self, min, max),
     "pow": power, "maximum": maximum, "minimum": minimum, "matmul": matmul, "dot": dot,
-    "astype": _astype, "clone": copy, "__setitem__": setitem, "float": lambda self: _astype(self, np.float32),
+    "astype": _astype, "clone": copy, "float": lambda self: _astype(self, np.float32),
     "double": lambda self: _astype(self, np.float64), "half": lambda self: _astype(self, np.float16),
     "norm": norm,
     "any": lambda self, axis=None: Tensor._wrap(np.asarray(self.data.any(axis=axis))),
@@ -242,9 +245,10 @@ def _method(fn):
     return fn
 
 
-for _name, _fn in _METHODS.items():
+for _name, _fn in {**_METHODS, **_INPLACE}.items():
     setattr(Tensor, _name, _method(_fn))
 Tensor.T = property(lambda self: transpose(self))
 Tensor.mT = property(lambda self: swapaxes(self, -1, -2))
 Tensor.__hash__ = lambda self: id(self)
-GRAPH_OPS[0] = sys.modules[__name__]    # derivative rules that must differentiate again run on these ops
+Rules.graph = sys.modules[__name__]      # derivative rules that must differentiate again run on these ops
+Rules.numpy = raw                        # and the fast ones on NumPy

@@ -35,7 +35,9 @@ def normalize_axis(axis, ndim, op="op"):
     """``axis`` as a sorted tuple of non-negative ints (None = all axes)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1):
@@ -75,13 +77,19 @@ def public(prim, signature, doc=None):
     rules = prim.derivs or prim.vjps
     n_in = len(rules) if rules is not None else sum(1 for n in names if n not in defaults)
     params = names[n_in:]
-    # the parameters' defaults, shared by every node (never mutated); None when some have none
-    fixed = {n: defaults[n] for n in params} if all(n in defaults for n in params) else None
-
-    def op(*args, **kwargs):
-        if not kwargs and len(args) == n_in and fixed is not None:
-            return apply(prim, args, fixed)
+    def bound(args, kwargs):
         return apply(prim, *_bind(prim.name, names, defaults, n_in, args, kwargs))
+
+    if all(n in defaults for n in params):
+        fixed = {n: defaults[n] for n in params}      # shared by every node: never mutated
+
+        def op(*args, **kwargs):
+            if kwargs or len(args) != n_in:
+                return bound(args, kwargs)
+            return apply(prim, args, fixed)
+    else:
+        def op(*args, **kwargs):
+            return bound(args, kwargs)
 
     op.__name__ = op.__qualname__ = prim.name
     op.__module__ = "kinkgrad"
@@ -116,4 +124,8 @@ def _bind(op, names, defaults, n_in, args, kwargs):
     if missing:
         raise TypeError(f"{op}() missing argument(s): {', '.join(missing)}")
     full = [values[n] if n in values else defaults[n] for n in names]
+    for n, v in zip(names[n_in:], full[n_in:]):
+        d = defaults.get(n)
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and not isinstance(v, (int, float, np.number)):
+            raise TypeError(f"{op}(): {n} must be a number, got {type(v).__name__} {v!r}")
     return tuple(full[:n_in]), dict(zip(names[n_in:], full[n_in:]))

@@ -106,5 +106,27 @@ def celu(x, alpha=1.0):
     return maximum(x, 0.0) + alpha * expm1(minimum(x, 0.0) / alpha)
 
 
+def _prelu_deriv_x(m, out, x, weight):
+    # at 0 the Clarke interval lies between the slopes weight and 1; its minimum-norm element is
+    # clip(weight, 0, 1), as for leaky_relu
+    at0 = m.minimum(m.maximum(weight, 0.0), 1.0)
+    return m.where(x > 0, 1.0, m.where(x < 0, weight, at0))
+
+
+def _prelu_at0(x, weight):
+    return np.broadcast_to(x == 0, np.broadcast_shapes(np.shape(x), np.shape(weight)))
+
+
+prelu = elementwise(
+    "prelu", lambda x, weight: np.where(x >= 0, x, x * weight).astype(np.result_type(x, weight), copy=False),
+    _prelu_deriv_x, lambda m, out, x, weight: m.where(x < 0, x, 0.0),
+    kinks=(Kink(_prelu_at0, left=lambda x, weight: weight, right=1.0, where="x = 0",
+                distance=lambda x, weight: np.abs(x)), None),
+    doc="x if x >= 0 else weight * x with a learned slope (broadcast against x): PyTorch's prelu, ONNX's "
+        "PRelu; at 0 the default derivative is clip(weight, 0, 1), the minimum-norm one-sided slope.",
+    signature="x, weight")
+
+
 __all__ = ["silu", "swish", "gelu", "mish", "softsign", "elu", "selu", "celu", "relu6", "hardtanh", "relu",
-           "sigmoid", "tanh", "softplus", "hardswish", "hardsigmoid", "softshrink", "hardshrink", "threshold"]
+           "sigmoid", "tanh", "softplus", "hardswish", "hardsigmoid", "softshrink", "hardshrink", "threshold",
+           "prelu"]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import conv_input_grad, conv_out_shape
 from ..tensor import Tensor
+from . import raw
 from ._declare import int_pair, public, shape_of
+from .index import split
 from .linalg import _affine_kernel
+from .shape import concatenate, reshape
 
 im2col = public(Primitive(
     "im2col", kernels.im2col,
@@ -61,13 +63,13 @@ def _kernel(x, w, b, k, s, d, p):
 
 
 def _vjp_x(m, g, out, x, w, b, k, s, d, p, saved=None):
-    if m is rawops:
+    if m is raw:
         return conv_input_grad(_rows_of(m, g), _weight_rows(m, w), shape_of(x), k, s, d, p)
     return m.col2im_rows(m.matmul(_rows_of(m, g), _weight_rows(m, w)), shape_of(x), k, s, d, p)
 
 
 def _vjp_w(m, g, out, x, w, b, k, s, d, p, saved=None):
-    cols = saved if m is rawops and saved is not None else m.im2col(x, k, s, d, p)
+    cols = saved if m is raw and saved is not None else m.im2col(x, k, s, d, p)
     gw = m.matmul(m.swapaxes(cols, 0, 1), _rows_of(m, g))               # (kh*kw*C, O)
     o, c, kh, kw = shape_of(w)
     return m.transpose(m.reshape(gw, (kh, kw, c, o)), (3, 2, 0, 1))
@@ -86,14 +88,23 @@ _conv2d = Primitive(
     doc="2-D cross-correlation with bias: im2col + one matrix product; keeps the im2col matrix for backward.")
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
-    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C, kh, kw) -> (N, O, OH, OW)."""
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), weight (O, C // groups, kh, kw) ->
+    (N, O, OH, OW); an unbatched x (C, H, W) gives (O, OH, OW). ``groups`` > 1 convolves each group of
+    channels with its own filters (depthwise when groups == C): one convolution per group, joined along
+    the channels."""
     x, weight, bias = (v if v is None or isinstance(v, Tensor) else np.asarray(v) for v in (x, weight, bias))
+    if len(shape_of(x)) == 3 and len(shape_of(weight)) == 4:
+        out = conv2d(reshape(x, (1,) + tuple(shape_of(x))), weight, bias, stride, padding, dilation, groups)
+        return reshape(out, tuple(shape_of(out))[1:])
     sx, sw = tuple(shape_of(x)), tuple(shape_of(weight))
     if len(sx) != 4 or len(sw) != 4:
-        raise ValueError(f"conv2d: expects x (N, C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
-    if sx[1] != sw[1]:
-        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} (shapes {sx}, {sw})")
+        raise ValueError(f"conv2d: expects x (N, C, H, W) or (C, H, W) and weight (O, C, kh, kw), got {sx} and {sw}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or sw[0] % groups:
+        raise ValueError(f"conv2d: groups must be a positive int dividing the {sw[0]} output channels, got {groups}")
+    if sx[1] != sw[1] * groups:
+        raise ValueError(f"conv2d: x has {sx[1]} channels but weight expects {sw[1]} per group x {groups} "
+                         f"group(s) (shapes {sx}, {sw})")
     if bias is not None and tuple(shape_of(bias)) != (sw[0],):
         raise ValueError(f"conv2d: bias must have shape ({sw[0]},), one value per output channel, "
                          f"got {tuple(shape_of(bias))}")
@@ -103,4 +114,13 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     h, w = sx[2] + 2 * p[0], sx[3] + 2 * p[1]
     if h < (k[0] - 1) * d[0] + 1 or w < (k[1] - 1) * d[1] + 1:
         raise ValueError(f"conv2d: kernel {k} (dilation {d}) is larger than the padded input {h}x{w}")
-    return _conv2d(x, weight, bias, k=k, s=s, d=d, p=p)
+    if groups == 1:
+        return _conv2d(x, weight, bias, k=k, s=s, d=d, p=p)
+    return _grouped(x, weight, bias, groups, k, s, d, p)
+
+
+def _grouped(x, weight, bias, groups, k, s, d, p):
+    """A grouped convolution as one convolution per group (composed, so every derivative follows)."""
+    xs, ws = split(x, groups, axis=1), split(weight, groups, axis=0)
+    bs = split(bias, groups, axis=0) if bias is not None else [None] * groups
+    return concatenate([_conv2d(xg, wg, bg, k=k, s=s, d=d, p=p) for xg, wg, bg in zip(xs, ws, bs)], axis=1)

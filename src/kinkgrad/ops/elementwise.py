@@ -28,10 +28,24 @@ multiply = elementwise("multiply", np.multiply,
                        lambda m, out, x, y: y,
                        lambda m, out, x, y: x,
                        doc="x * y (broadcasting).", signature="x, y")
+def _over_zero(x, y):
+    """d(x/y)/dx = 1/y at y = 0: the infinity signed like the zero (IEEE 1/+0 = inf, 1/-0 = -inf)."""
+    with np.errstate(divide="ignore"):
+        return np.divide(1.0, y)
+
+
+def _minus_x_over_zero(x, y):
+    """d(x/y)/dy = -x/y**2 at y = 0: -inf where x > 0, +inf where x < 0, NaN (0/0) where x = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(-np.asarray(x, dtype=float), np.square(y))
+
+
 divide = elementwise("divide", np.true_divide,
                      lambda m, out, x, y: 1 / y,
                      lambda m, out, x, y: -out / y, singular=True,
-                     kinks=Kink(lambda x, y: y == 0, np.inf, np.inf, kind="singular", where="y = 0"),
+                     kinks=(Kink(lambda x, y: y == 0, _over_zero, _over_zero, kind="singular", where="y = 0"),
+                            Kink(lambda x, y: y == 0, _minus_x_over_zero, _minus_x_over_zero, kind="singular",
+                                 where="y = 0")),
                      doc="x / y (broadcasting).", signature="x, y")
 
 
@@ -53,7 +67,9 @@ def _pow_at0(x, p):
 
 
 def _pow_slope_at0(x, p):
-    # d/dx x**p at x = 0 from the right: 0 for p = 0 (x**0 = 1 is flat), p * inf for p < 1
+    """d/dx x**p at x = 0: 0 for p = 0 (x**0 = 1 is flat), p * inf for p < 1 (the right-hand limit, also
+    used as the left one: a NaN there, though x**0.5 has no left side, would make forward-mode
+    derivatives with respect to p NaN, since a zero tangent times a NaN partial stays NaN)."""
     return np.where(p == 0, 0.0, np.multiply(p, np.inf))
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape
 
@@ -19,17 +19,6 @@ def _raw_index(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
-
-
-def setitem(x, index, value):
-    """In-place assignment, for tensors outside any graph (e.g. a gradient in a hand-written
-    backward). On a tensor that requires grad it would corrupt saved values: use kg.where."""
-    if x.requires_grad:
-        raise RuntimeError(
-            f"in-place assignment into a tensor that requires grad (shape {x.shape}) would change values "
-            "that the graph saved; build a new tensor instead, e.g. kg.where(mask, value, x)")
-    x.data = x.data.copy() if not x.data.flags.writeable else x.data
-    x.data[_raw_index(index)] = getattr(value, "data", value)
 
 
 def _is_basic(index):
@@ -71,9 +60,14 @@ def getitem(x, index):
 def take(x, indices, axis=None):
     """Elements at ``indices`` along ``axis`` (flattened when None), like ``np.take``."""
     indices = np.asarray(_raw_index(indices))
-    if axis is None:
+    ax = None if axis is None else normalize_axis(axis, ndim_of(x), "take")[0]
+    n = int(np.prod(shape_of(x))) if ax is None else shape_of(x)[ax]
+    if indices.size and (indices.max() >= n or indices.min() < -n):
+        bad = indices[(indices >= n) | (indices < -n)].flat[0]
+        raise IndexError(f"take: index {bad} is out of range for {'the' if ax is None else 'axis %d,' % ax} "
+                         f"{n} element(s) (shape {tuple(shape_of(x))})")
+    if ax is None:
         return getitem(reshape(x, (-1,)), indices)
-    ax = normalize_axis(axis, ndim_of(x), "take")[0]
     return getitem(x, (slice(None),) * ax + (indices,))
 
 
@@ -81,7 +75,7 @@ gather = take
 
 _put_along = Primitive(
     "put_along_axis_add",
-    rawops.put_along_axis_add,
+    raw.put_along_axis_add,
     vjp=lambda m, gg, out, g, idx, axis, shape: m.take_along_axis(gg, idx, axis), linear=True)
 
 _take_along = Primitive(

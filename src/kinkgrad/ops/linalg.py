@@ -107,6 +107,8 @@ def dot(a, b):
     """Inner product of two 1-D tensors, or matmul otherwise."""
     if ndim_of(a) == 0 or ndim_of(b) == 0:
         return a * b
+    if ndim_of(a) == 1 and ndim_of(b) == 1 and shape_of(a) != shape_of(b):
+        raise ValueError(f"dot: vectors of different lengths, shapes {tuple(shape_of(a))} and {tuple(shape_of(b))}")
     return matmul(a, b)
 
 

@@ -268,14 +268,30 @@ def _at_multiple(x, y):
     return np.mod(x, y) == 0
 
 
+def _quotient_side(rounding, side):
+    """d/dy of x - y * rounding(x / y) on one side of a point where x / y is an integer q: moving y to
+    that side moves x / y by -x / y**2 times the step, and rounding takes q or its neighbour there."""
+    def slope(x, y):
+        q = np.round(np.asarray(x, dtype=float) / y)
+        drift = -np.sign(x) * side                  # the sign in which x / y moves
+        if rounding is np.floor:
+            lands = np.where(drift < 0, q - 1, q)
+        else:                                       # trunc: toward 0
+            lands = np.where((drift < 0) & (q > 0), q - 1, np.where((drift > 0) & (q < 0), q + 1, q))
+        return -lands
+    return slope
+
+
 mod = elementwise(
     "mod", np.mod, lambda m, out, x, y: 1 + 0 * x, lambda m, out, x, y: -m.floor(x / y),
     kinks=(Kink(_at_multiple, 1.0, 1.0, kind="jump", where="x a multiple of y"),
-           Kink(_at_multiple, lambda x, y: -np.floor(x / y), lambda x, y: -np.floor(x / y), kind="jump",
+           Kink(_at_multiple, _quotient_side(np.floor, -1), _quotient_side(np.floor, 1), kind="jump",
                 where="x a multiple of y")),
     doc="x mod y with the sign of y (Python's %, NumPy's mod).", signature="x, y")
 remainder = mod
 fmod = elementwise(
     "fmod", np.fmod, lambda m, out, x, y: 1 + 0 * x, lambda m, out, x, y: -m.trunc(x / y),
-    kinks=(Kink(lambda x, y: np.fmod(x, y) == 0, 1.0, 1.0, kind="jump", where="x a multiple of y"), None),
+    kinks=(Kink(lambda x, y: (np.fmod(x, y) == 0) & (x != 0), 1.0, 1.0, kind="jump", where="x a nonzero multiple of y"),
+           Kink(lambda x, y: (np.fmod(x, y) == 0) & (x != 0), _quotient_side(np.trunc, -1),
+                _quotient_side(np.trunc, 1), kind="jump", where="x a nonzero multiple of y")),
     doc="C-style remainder with the sign of x.", signature="x, y")

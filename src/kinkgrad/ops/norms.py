@@ -1,6 +1,8 @@
 """Vector and matrix norms; the 2-norm is a primitive so its derivative at 0 is declared, not NaN."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autodiff.primitive import Primitive
@@ -12,17 +14,22 @@ from ..kinks.resolve import kink_value
 from ..tensor import Tensor
 from ._declare import ndim_of, normalize_axis, shape_of
 from .nonsmooth import abs
-from .reduce import _kept_shape, _unreduce, max, min, sum
+from .reduce import _kept_shape, _unreduce, max, mean, min, sum
 
 
 def _l2_kernel(x, axis, keepdims):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
 
-_ZERO = Kink(lambda x: x == 0, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
+def _whole_vector_zero(x, axis=None, keepdims=False):
+    return np.broadcast_to(np.all(np.asarray(x) == 0, axis=axis, keepdims=True), np.shape(x))
 
 
-def _l2_direction(m, out, x, axis, keepdims, g=None):
+_ZERO = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="x = 0 (the whole vector)")
+_FLAT = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="all elements equal (zero spread)")
+
+
+def _l2_direction(m, out, x, axis, keepdims, g=None, op="norm", kink=_ZERO):
     """x / ||x||; at the zero vector the subdifferential is the unit ball, and the policy picks the
     value (default: its centre, 0; the ``jax`` / ``tensorflow`` presets give NaN like 0/0 there)."""
     outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
@@ -30,14 +37,14 @@ def _l2_direction(m, out, x, axis, keepdims, g=None):
     at0 = 0.0
     if raw.any():
         xr = x.data if isinstance(x, Tensor) else np.asarray(x)
-        v = kink_value("norm", _ZERO, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape),
+        v = kink_value(op, kink, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape),
                        g=None if g is None else getattr(g, "data", g))
-        at0 = 0.0 if v is None else (_along_direction(xr.shape, axis) if isinstance(v, str) else v)
+        at0 = 0.0 if v is None else (_along_direction(xr.shape, axis, op) if isinstance(v, str) else v)
     safe = m.where(outk == 0, 1.0, outk)
     return m.where(outk == 0, at0, x / safe)
 
 
-def _along_direction(shape, axis):
+def _along_direction(shape, axis, op):
     """Directional mode at the zero vector: near 0 + t v the norm is smooth with gradient
     v / ||v|| (the first probing direction with a nonzero part along the reduced axes)."""
     found = running_directions()
@@ -51,7 +58,7 @@ def _along_direction(shape, axis):
         out = np.where(use, np.asarray(t) / np.where(n > 0, n, 1.0), out)
         done |= use
         counts.append(int(np.count_nonzero(use)))
-    _record_certified("norm", counts, int(done.size))
+    _record_certified(op, counts, int(done.size))
     return out
 
 
@@ -61,14 +68,40 @@ def _record_certified(op, counts, total):
         audit.record_directional(op, running().site, counts, total)
 
 
-_l2 = Primitive(
-    "norm", _l2_kernel,
-    vjp=lambda m, g, out, x, axis, keepdims: _unreduce(m, g, shape_of(x), axis, keepdims) * _l2_direction(
-        m, out, x, axis, keepdims, _unreduce(m, g, shape_of(x), axis, keepdims)),
-    jvp=lambda m, t, out, x, axis, keepdims: m.sum(t * _l2_direction(m, out, x, axis, keepdims), axis=axis,
-                                                   keepdims=keepdims),
-    kinks=_ZERO,
-    doc="Euclidean / Frobenius norm; at the zero vector the subdifferential is the unit ball.")
+def _l2_prim(name, kink, doc):
+    """The Euclidean norm of its input as a primitive named ``name`` (the norm itself, and the
+    standard deviation's norm of the centred input), so its kink at 0 is declared, not 0/0."""
+    def vjp(m, g, out, x, axis, keepdims):
+        gu = _unreduce(m, g, shape_of(x), axis, keepdims)
+        return gu * _l2_direction(m, out, x, axis, keepdims, gu, name, kink)
+
+    def jvp(m, t, out, x, axis, keepdims):
+        d = _l2_direction(m, out, x, axis, keepdims, None, name, kink)
+        policy = current()
+        if policy.preset in ("jax", "tensorflow") and name not in policy.overrides:
+            return m.sum(t * d, axis=axis, keepdims=keepdims)    # their 0 * NaN spreads, as measured
+        # kinkgrad's 'nan' marks the zero vectors; a direction that does not move one owes it nothing
+        return m.sum(m.where(t == 0, 0.0, t * d), axis=axis, keepdims=keepdims)
+
+    return Primitive(name, _l2_kernel, vjp=vjp, jvp=jvp, kinks=kink, doc=doc)
+
+
+_l2 = _l2_prim("norm", _ZERO, "Euclidean / Frobenius norm; at the zero vector the subdifferential is the unit ball.")
+_spread = _l2_prim("std", _FLAT, "The norm of the centred input (the standard deviation before scaling).")
+
+
+@documents("std")
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention):
+    ||x - mean(x)|| / sqrt(n - ddof). Where all elements are equal it is a kink of a norm (not a
+    0/0): the default and PyTorch give 0 there."""
+    axes = normalize_axis(axis, ndim_of(x), "std")
+    n = 1
+    for a in axes:
+        n *= shape_of(x)[a]
+    if n - ddof <= 0:
+        raise ValueError(f"std: {n} element(s) along axis {axis} with ddof={ddof} leaves no degrees of freedom")
+    return _spread(x - mean(x, axis=axes, keepdims=True), axis=axes, keepdims=bool(keepdims)) / math.sqrt(n - ddof)
 
 
 @documents("norm")

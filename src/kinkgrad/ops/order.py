@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..context import running, running_directions
 from ..kinks.declare import TIE, tie
@@ -20,17 +19,18 @@ from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import effective_rule, raise_at
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, public, shape_of
 from .shape import reshape, transpose
 
 # -- the sparse linear map and its transpose ---------------------------------------------------
 select_apply = public(Primitive(
-    "select_apply", rawops.select_apply,
+    "select_apply", raw.select_apply,
     vjp=lambda m, g, out, t, rows, cols, vals, shape: m.select_transpose(g, rows, cols, vals, shape_of(t)),
     linear=True, doc="W @ t for a sparse W given as (rows, cols, vals): the derivative of an order statistic."),
     "t, rows, cols, vals, shape")
 select_transpose = public(Primitive(
-    "select_transpose", rawops.select_transpose,
+    "select_transpose", raw.select_transpose,
     vjp=lambda m, gg, out, g, rows, cols, vals, shape: m.select_apply(gg, rows, cols, vals, shape_of(g)),
     linear=True, doc="W.T @ g: the transpose of select_apply."), "g, rows, cols, vals, shape")
 
@@ -147,7 +147,7 @@ def _torch_topk_order(row, k):
     return np.array([i for _, i in head])
 
 
-def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
+def _selection(op, x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     """COO (rows, cols, vals) of W for the order statistic ``kind`` on rows ``x2`` (B, n)."""
     policy = current()
     B, n = x2.shape
@@ -186,9 +186,13 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None):
     elif kind == "topk":
         out_j, pos, w = np.arange(k), np.arange(k), np.ones(k)
     elif kind in ("median", "quantile"):
-        middle = rule if kind == "median" and rule in ("lower", "upper") else None
+        if kind == "median" and rule == "torch":
+            # PyTorch: the full reduction shares the lower median among its ties; along an axis the
+            # lower middle element of the stable order (index breaks ties) takes it all
+            rule = "lower" if whole else "lower-first"
+        middle = rule[:5] if kind == "median" and rule in ("lower", "upper", "lower-first") else None
         if middle is not None:
-            rule = "split"
+            rule = "first" if rule == "lower-first" else "split"
         elif kind == "median" and rule == "linear":
             rule = "first"
         at = (0.5 if kind == "median" else q) * (n - 1)
@@ -225,7 +229,7 @@ def _out_index(p, pos, out_j):
     return lookup[p]
 
 
-def _order_value(x2, kind, k=None, q=None, descending=False, method=None):
+def _order_value(x2, kind, k=None, q=None, descending=False, method=None, whole=False):
     if kind == "sort":
         s = np.sort(x2, axis=1, kind="stable")
         return np.flip(s, axis=1) if descending else s
@@ -245,8 +249,7 @@ def _order_prim(name, rules=None):
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
 
     def jvp(m, t, out, x2, **spec):
-        rows, cols, vals, shape = _selection(name, _raw(x2), **spec)
-        return m.select_apply(t, rows, cols, vals, shape)
+        return _apply_marked(m, t, *_selection(name, _raw(x2), **spec))
 
     return Primitive(name, _order_value, vjp=vjp, jvp=jvp, kinks=tie("equal values in the row", rules),
                      doc=f"{name} along the last axis of a 2-D array")
@@ -256,13 +259,27 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _apply_marked(m, t, rows, cols, vals, shape):
+    """W @ t where the 'nan' rule marked some weights NaN: an output is NaN only where a marked weight
+    meets a tangent that moves its element (the tied elements a direction leaves alone owe nothing,
+    as in reverse mode, where only the tied elements' gradients are NaN)."""
+    marked = np.isnan(vals)
+    if not marked.any():
+        return m.select_apply(t, rows, cols, vals, shape)
+    out = m.select_apply(t, rows, cols, np.where(marked, 0.0, vals), shape)
+    moved = m.select_apply(m.abs(t), rows, cols, marked.astype(float), shape)
+    return m.where(moved != 0, np.nan, out)
+
+
 _PRIMS = {
     "sort": _order_prim("sort"),
     "topk": _order_prim("topk", {"torch": "tied picks in the order PyTorch's CPU selection algorithm leaves them"}),
     "median": _order_prim("median", {
         "lower": "the lower of the two middle order statistics takes the whole gradient (ties in it share)",
         "upper": "the upper of the two middle order statistics takes the whole gradient (ties in it share)",
-        "linear": "interpolation between the two middle order statistics, ties to the first in stable order"}),
+        "linear": "interpolation between the two middle order statistics, ties to the first in stable order",
+        "torch": "PyTorch's: along an axis the lower middle element in stable order takes the whole gradient; "
+                 "the full reduction shares it among the elements tied with the lower median"}),
     "quantile": _order_prim("quantile"),
 }
 
@@ -278,7 +295,7 @@ def _rows(x, axis, op):
     lead = tuple(shape_of(moved)[:-1])
     n = shape_of(moved)[-1]
     if n == 0:
-        raise ValueError(f"{op}: the axis has no elements (shape {tuple(shape_of(x))})")
+        raise ValueError(f"{op}: the axis has no elements: the tensor is empty along it (shape {tuple(shape_of(x))})")
     x2 = reshape(moved, (int(np.prod(lead, dtype=int)), n))
 
     def back(y2, keep=True):
@@ -295,6 +312,8 @@ def _rows(x, axis, op):
 def sort(x, axis=-1, descending=False):
     """Sorted values along ``axis``. Ties: the gradient follows the stable order under
     ``first`` (what frameworks do); by default tied elements share evenly."""
+    if 0 in tuple(shape_of(x)):
+        return x * 1               # nothing to order: an empty result, like NumPy's and PyTorch's sort
     x2, back = _rows(x, axis, "sort")
     return back(_PRIMS["sort"](x2, kind="sort", descending=bool(descending)))
 
@@ -318,7 +337,9 @@ def median(x, axis=None, keepdims=False):
     """The median along ``axis`` (all elements when None), NumPy's definition: the mean of the two
     middle values for an even count. Ties in the middle share the gradient evenly by default."""
     if axis is None:
-        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median")
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"median: the tensor is empty (shape {tuple(shape_of(x))}); it has no median")
+        y = _PRIMS["median"](reshape(x, (1, -1)), kind="median", whole=True)
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "median")
     y = back(_PRIMS["median"](x2, kind="median"), keep=keepdims)
@@ -331,6 +352,8 @@ def quantile(x, q, axis=None, keepdims=False):
     if not 0 <= q <= 1:
         raise ValueError(f"quantile: q={q} must lie in [0, 1]")
     if axis is None:
+        if 0 in tuple(shape_of(x)):
+            raise ValueError(f"quantile: the tensor is empty (shape {tuple(shape_of(x))}); it has no quantile")
         y = _PRIMS["quantile"](reshape(x, (1, -1)), kind="quantile", q=float(q))
         return reshape(y, (1,) * ndim_of(x)) if keepdims else reshape(y, ())
     x2, back = _rows(x, axis, "quantile")
@@ -423,8 +446,7 @@ def _cum_prim(name, largest):
         return m.select_transpose(g, rows, cols, vals, shape_of(x2))
 
     def jvp(m, t, out, x2):
-        rows, cols, vals, shape = _cum_selection(name, _raw(x2), largest)
-        return m.select_apply(t, rows, cols, vals, shape)
+        return _apply_marked(m, t, *_cum_selection(name, _raw(x2), largest))
 
     acc = np.maximum if largest else np.minimum
     return Primitive(name, lambda x2: acc.accumulate(x2, axis=1), vjp=vjp, jvp=jvp,

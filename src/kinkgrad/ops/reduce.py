@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
 from ..autodiff.primitive import Primitive
 from ..kernels import extreme_grad, reduce_small_axes
 from ..kinks.declare import tie
@@ -11,8 +10,9 @@ from ..kinks.docs import documents
 from ..kinks.policy import current
 from ..kinks.resolve import split_share, tie_weights
 from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, shape_of
-from .elementwise import sqrt
+from .elementwise import cast
 from .shape import reshape
 
 
@@ -36,6 +36,10 @@ def _sum_kernel(x, axis, keepdims):
     # reduction there (the order of the at most 64 terms may differ from np.sum's: last-bit changes)
     if type(x) is np.ndarray and x.dtype in _WIDE_FLOATS and axis and len(axis) < x.ndim:
         return reduce_small_axes(np.add, x, axis, keepdims)     # (np.add.reduce where axes are long)
+    if getattr(x, "dtype", None) == np.float16:
+        # float16 sums accumulate in float32 (as PyTorch's do): 1000 x 1000.0 is 1e6 on the way to a
+        # mean of 1000, and 2^-11 rounding per term would swamp long sums
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=np.float32).astype(np.float16)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -65,6 +69,8 @@ def mean(x, axis=None, keepdims=False):
     n = _count(shape_of(x), axes)
     if n == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {shape_of(x)}, axis {axis})")
+    if getattr(x, "dtype", None) == np.float16:   # the float32 sum divided before it is rounded to float16
+        return cast(_sum(cast(x, dtype=np.float32), axis=axes, keepdims=bool(keepdims)) / n, dtype=np.float16)
     return _sum(x, axis=axes, keepdims=bool(keepdims)) / n
 
 
@@ -76,11 +82,6 @@ def var(x, axis=None, keepdims=False, ddof=0):
         raise ValueError(f"var: {n} element(s) along axis {axis} with ddof={ddof} leaves no degrees of freedom")
     centered = x - mean(x, axis=axes, keepdims=True)
     return _sum(centered * centered, axis=axes, keepdims=bool(keepdims)) / (n - ddof)
-
-
-def std(x, axis=None, keepdims=False, ddof=0):
-    """Standard deviation: sqrt(var). Singular (infinite slope) where all elements are equal."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
 def _others(m, out, x, axis, keepdims):
@@ -145,7 +146,7 @@ def _in_layout_of(g, ref):
 def _extreme(name, kernel, largest):
     def vjp(m, g, out, x, axis, keepdims):
         g = _in_layout_of(g, out)
-        if m is rawops and current().is_default:
+        if m is raw and current().is_default:
             # plain backward, default rule: per window position over short axes (max pooling);
             # otherwise scale the (small) cotangent by each output's tie share, then one full-size
             # product with the mask (no full-size weights)
@@ -161,7 +162,10 @@ def _extreme(name, kernel, largest):
         return gu * _extreme_weights(name, out, x, axis, largest, gu)
 
     def jvp(m, t, out, x, axis, keepdims):
-        return m.sum(t * _extreme_weights(name, out, x, axis, largest), axis=axis, keepdims=keepdims)
+        w = _extreme_weights(name, out, x, axis, largest)
+        if w.dtype.kind == "f" and np.isnan(w).any():   # 'nan' marks the ties; a direction that leaves a
+            return m.sum(m.where(t == 0, 0.0, t * w), axis=axis, keepdims=keepdims)   # tied element alone owes nothing
+        return m.sum(t * w, axis=axis, keepdims=keepdims)
 
     return Primitive(name, lambda x, axis, keepdims: kernel(x, axis=axis, keepdims=keepdims), vjp=vjp, jvp=jvp,
                      kinks=tie("several elements equal to the extreme"),
@@ -181,14 +185,14 @@ def max(x, axis=None, keepdims=False, return_indices=False):
     ``return_indices=True`` (one axis) also returns the index of the first maximum, PyTorch's
     ``max(x, dim)``; its gradient is decided by the ``max.indices`` rule (``torch``: first).
     """
-    _check_nonempty(x, "max")
+    _check_nonempty(x, axis, "max")
     return _reduce_extreme(x, axis, keepdims, return_indices, _amax, _amax_idx, np.argmax)
 
 
 @documents("min")
 def min(x, axis=None, keepdims=False, return_indices=False):
     """Smallest element over ``axis`` (ties as in ``max``)."""
-    _check_nonempty(x, "min")
+    _check_nonempty(x, axis, "min")
     return _reduce_extreme(x, axis, keepdims, return_indices, _amin, _amin_idx, np.argmin)
 
 
@@ -206,9 +210,12 @@ def _reduce_extreme(x, axis, keepdims, return_indices, prim, prim_idx, arg):
 amax, amin = max, min
 
 
-def _check_nonempty(x, op):
-    if np.prod(shape_of(x)) == 0:
-        raise ValueError(f"{op}: zero-size tensor of shape {shape_of(x)} has no {op}imum")
+def _check_nonempty(x, axis, op):
+    """A maximum over an axis with no elements has no value (NumPy and PyTorch refuse it too); over
+    other axes of an empty tensor the result is simply empty."""
+    shape = tuple(shape_of(x))
+    if any(shape[a] == 0 for a in normalize_axis(axis, len(shape), op)):
+        raise ValueError(f"{op}: zero-size tensor of shape {shape} has no {op}imum along axis {axis}")
 
 
 _argmax = Primitive("argmax", lambda x, axis, keepdims: np.argmax(x, axis=axis, keepdims=keepdims),
@@ -219,16 +226,24 @@ _argmin = Primitive("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, 
 
 def argmax(x, axis=None, keepdims=False):
     """Index of the (first) largest element: an integer, not differentiable."""
+    if axis is not None:
+        axis = normalize_axis(axis, ndim_of(x), "argmax")[0]
     return _argmax(x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the (first) smallest element: an integer, not differentiable."""
+    if axis is not None:
+        axis = normalize_axis(axis, ndim_of(x), "argmin")[0]
     return _argmin(x, axis=axis, keepdims=keepdims)
 
 
 # -- log-sum-exp and softmax ------------------------------------------------------------------
 def _lse_kernel(x, axis, keepdims):
+    if any(x.shape[a] == 0 for a in axis):     # the log of an empty sum: -inf, as NumPy's and PyTorch's
+        kept = tuple(1 if i in axis else n for i, n in enumerate(x.shape))
+        out = np.full(kept, -np.inf, dtype=np.result_type(x, np.float16))
+        return out if keepdims else np.squeeze(out, axis=axis)
     mx = np.max(x, axis=axis, keepdims=True)
     mx = np.where(np.isfinite(mx), mx, 0)
     out = np.log(np.sum(np.exp(x - mx), axis=axis, keepdims=True)) + mx
@@ -311,9 +326,15 @@ def softmax_cross_entropy(logits, labels):
     ``sparse_categorical_crossentropy(from_logits=True)`` uses)."""
     labels = np.asarray(getattr(labels, "data", labels))
     sp = shape_of(logits)
-    if len(sp) != 2 or labels.shape != (sp[0],) or labels.dtype.kind not in "iu":
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"softmax_cross_entropy: labels must be integer class indices, got {labels.dtype.name}; "
+                        "convert them (labels.astype(int)) or use a loss that takes probabilities")
+    if len(sp) != 2 or labels.shape != (sp[0],):
         raise ValueError(f"softmax_cross_entropy: expects (N, C) logits and (N,) integer labels, got {tuple(sp)} "
                          f"and {labels.shape} {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= sp[1]):
+        bad = labels[(labels < 0) | (labels >= sp[1])][0]
+        raise IndexError(f"softmax_cross_entropy: label {bad} is out of range for {sp[1]} classes (0..{sp[1] - 1})")
     return _softmax_ce(logits, labels)
 
 

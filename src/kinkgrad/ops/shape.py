@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autodiff import rawops
-from ..autodiff.primitive import Primitive
+from ..autodiff.primitive import Primitive, holds_tensor
+from ..tensor import Tensor
+from . import raw
 from ._declare import ndim_of, normalize_axis, shape_of
+from .elementwise import cast
 
 
 def _shape_error(op, x, detail):
@@ -64,7 +66,9 @@ def swapaxes(x, a, b):
 def expand_dims(x, axis):
     """Insert size-1 axes at ``axis`` (an int or a tuple)."""
     shape = list(shape_of(x))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    if not isinstance(axes, (tuple, list)) or not all(isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"expand_dims: axis must be an int or a tuple of ints, got {axis!r}")
     n = len(shape) + len(axes)
     for a in sorted(int(a) % n for a in axes):
         shape.insert(a, 1)
@@ -89,7 +93,7 @@ flatten = ravel
 
 _broadcast_to = Primitive("broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
                           vjp=lambda m, g, out, x, shape: m.sum_to(g, shape_of(x)), linear=True)
-_sum_to = Primitive("sum_to", lambda x, shape: rawops.sum_to(x, shape),
+_sum_to = Primitive("sum_to", lambda x, shape: raw.sum_to(x, shape),
                     vjp=lambda m, g, out, x, shape: m.broadcast_to(g, shape_of(x)), linear=True)
 
 
@@ -130,11 +134,44 @@ _concatenate = Primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axi
                          vjp=_split_cotangent, jvp=_concat_tangent, joint_rules=True)
 
 
+def _common(values):
+    """Tensors, arrays, numbers and nested lists of them, made arrays of one dtype (NumPy's promotion,
+    in which Python numbers do not widen a float32 tensor); Tensors stay Tensors (their graph too)."""
+    flat = []
+
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            for e in v:
+                walk(e)
+        else:
+            flat.append(v.dtype if isinstance(v, (Tensor, np.ndarray)) else v)
+
+    walk(values)
+    dtype = np.result_type(*flat)
+
+    def convert(v):
+        if isinstance(v, Tensor):
+            return v if v.dtype == dtype else cast(v, dtype=dtype)
+        if isinstance(v, (list, tuple)) and holds_tensor(v):
+            return stack([convert(e) for e in v])
+        return np.asarray(v, dtype=dtype)
+
+    return [convert(v) for v in values]
+
+
+def from_sequence(seq):
+    """A nested list or tuple of numbers and tensors as one tensor, stacked so that gradients reach
+    the tensors inside (``kg.tensor([x, 2 * x])``, ``kg.mean([x, 1.0])``)."""
+    return stack(_common(list(seq)))
+
+
 def concatenate(tensors, axis=0):
     """Join tensors along an existing axis."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
+    if not all(isinstance(t, Tensor) for t in tensors):
+        tensors = _common(tensors)
     n = ndim_of(tensors[0])
     ax = normalize_axis(axis, n, "concatenate")[0]
     ref = shape_of(tensors[0])
@@ -153,6 +190,8 @@ def stack(tensors, axis=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
+    if not all(isinstance(t, Tensor) for t in tensors):
+        tensors = _common(tensors)
     shapes = {tuple(shape_of(t)) for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")

@@ -1,4 +1,5 @@
-"""The NumPy twin of the kinkgrad ops namespace, used by derivative rules in a plain backward pass.
+"""The NumPy twin of the kinkgrad ops namespace, used by derivative rules in a plain backward pass
+and in directional mode (the engine is handed both namespaces by ``kinkgrad.ops``).
 
 Every name here exists in ``kinkgrad.ops`` with the same meaning (a test checks it), so one rule
 text serves both the fast NumPy backward and the differentiable one used for higher order.

@@ -1,0 +1,1 @@
+"""Build-time machinery of the documentation site (MkDocs hook, live code blocks, generated figures)."""

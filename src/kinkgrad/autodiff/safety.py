@@ -1,0 +1,104 @@
+"""No silent wrong gradient from what the graph saved: in-place writes after an op saved a value are
+detected (version counters, as PyTorch has them), and anomaly mode traces NaN/inf in a backward
+pass to the op that produced it.
+
+Every write through kinkgrad (item assignment, ``+=`` and the other in-place operators, ``add_``...)
+stamps the written memory with the next number of the counter that also numbers graph nodes. A
+node created before that stamp saved a value that has since changed: backward through it raises.
+Memory is identified by its NumPy base array, so ``detach()`` and views share the stamp. Only
+nodes older than the newest write are checked, so a training loop (forward, backward, update)
+pays nothing. Raw NumPy writes (``t.data[...] = v``, ``t.numpy()[...] = v``) are the documented
+escape hatch, as ``.data`` is in PyTorch; under ``kg.detect_anomaly()`` checksums catch them too.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import zlib
+
+import numpy as np
+
+from ..context import default_state, scoped, set_default, state
+
+SEQ = itertools.count()  # stamps graph nodes in creation order, and in-place writes, on one scale
+_WRITES: dict = {}      # id(base array) -> the stamp of its latest write through kinkgrad
+NEWEST = [-1]           # the newest stamp of all
+
+
+def base_of(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def record_write(array):
+    """Note that ``array``'s memory was just written in place."""
+    stamp = next(SEQ)
+    _WRITES[id(base_of(array))] = stamp
+    NEWEST[0] = stamp
+
+
+def check_saved(node):
+    """Raise if a value ``node`` saved (an input or its output) was written after the node was made.
+    (A stamp of a dead array whose id was reused is older than any node saving the new one.)"""
+    for i, a in enumerate(node.xs + (node.out,)):
+        if isinstance(a, np.ndarray) and _WRITES.get(id(base_of(a)), -1) > node.seq:
+            what = f"input {i}" if i < len(node.xs) else "its output"
+            where = (f", created at {node.site}" if node.site is not None else
+                     "; run the forward pass under kg.detect_anomaly() to see the line that created it")
+            raise RuntimeError(
+                f"{node.prim.name}: one of the values its derivative needs ({what}, shape {a.shape}, "
+                f"{a.dtype.name}) was modified by an in-place operation after {node.prim.name} saved it"
+                f"{where}. Make a copy before writing (x = x.clone()), or write out of place (kg.where, x + 1).")
+
+
+# -- anomaly mode ---------------------------------------------------------------------------------
+def checksums(xs, out):
+    return tuple(zlib.adler32(np.ascontiguousarray(a).view(np.uint8)) if isinstance(a, np.ndarray) else None
+                 for a in xs + (out,))
+
+
+def check_checksums(node):
+    """Anomaly mode: a saved value changed by a raw NumPy write (which stamps nothing)."""
+    for i, (a, c) in enumerate(zip(node.xs + (node.out,), checksums(node.xs, node.out))):
+        if c != node.checksums[i]:
+            what = f"input {i}" if i < len(node.xs) else "its output"
+            raise RuntimeError(
+                f"{node.prim.name} (created at {node.site}): {what} (shape {a.shape}) was changed after the op "
+                "saved it, by a write that bypassed kinkgrad (t.data[...] = or t.numpy()[...] =); its gradient "
+                "would be wrong. Write through kinkgrad (t[...] = v) or copy first.")
+
+
+def check_finite(node, i, c):
+    """Anomaly mode: the first non-finite cotangent names the op, its line, and the input."""
+    raw = c.data if hasattr(c, "node") else np.asarray(c)
+    if raw.dtype.kind in "fc" and not np.isfinite(raw).all():
+        bad = "NaN" if np.isnan(raw).any() else "inf"
+        shapes = ", ".join(str(tuple(np.shape(x))) for x in node.xs)
+        raise FloatingPointError(
+            f"anomaly: {node.prim.name} (created at {node.site}) produced {bad} in the gradient for its input {i} "
+            f"(inputs of shapes {shapes}); the forward value there was {_summary(node.out)}")
+
+
+def _summary(a):
+    a = np.asarray(a)
+    return f"shape {a.shape}, range [{np.nanmin(a):.4g}, {np.nanmax(a):.4g}]" if a.size else "empty"
+
+
+@contextlib.contextmanager
+def detect_anomaly(enabled=True):
+    """Check every backward pass inside the block: a NaN or inf gradient raises naming the op and the
+    line that created it, and saved values changed behind kinkgrad's back are caught. Slower; off by
+    default (then it costs nothing). ``kg.set_detect_anomaly(True)`` turns it on process-wide."""
+    with scoped(anomaly=bool(enabled), sites=bool(enabled) or state().sites):
+        yield
+
+
+def set_detect_anomaly(enabled):
+    default = default_state()
+    set_default(anomaly=bool(enabled), sites=bool(enabled) or default.policy.engine_flags()["sites"])
+
+
+def is_anomaly_enabled():
+    return state().anomaly
+
