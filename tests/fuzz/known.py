@@ -14,7 +14,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 import kinkgrad as kg
 
@@ -41,63 +40,6 @@ def _torch_grad(f, x):
 def _rows(x, axis):
     x = np.asarray(x)
     return x.reshape(1, -1) if axis is None else np.moveaxis(x, axis, -1).reshape(-1, x.shape[axis])
-
-
-# std at zero spread: kinkgrad gives NaN under every policy, PyTorch (and the minimum-norm subgradient) 0.
-#   with kg.kinks("torch"): kg.grad(lambda v: kg.std(v))(np.array([1., 1.]))        -> [nan, nan]
-#   t = torch.tensor([1., 1.], dtype=torch.float64, requires_grad=True)
-#   torch.std(t, correction=0).backward(); t.grad                                   -> [0., 0.]
-def _std_zero_spread():
-    x = [1.0, 1.0]
-    return _kg_grad(kg.std, x), _torch_grad(lambda t: torch.std(t, correction=0), x)
-
-
-# median along an axis with the median value tied: PyTorch's median(x, dim) sends the gradient to the index
-# it returns; the torch preset splits it among the tied elements (it matches only the full reduction).
-#   with kg.kinks("torch"): kg.grad(lambda v: kg.median(v, axis=0))(np.array([-2., 0., -2.]))  -> [.5, 0, .5]
-#   t = torch.tensor([-2., 0., -2.], dtype=torch.float64, requires_grad=True)
-#   torch.median(t, 0).values.backward(); t.grad                                               -> [0, 0, 1]
-def _median_axis_tie():
-    x = [-2.0, 0.0, -2.0]
-    return _kg_grad(lambda v: kg.median(v, axis=0), x), _torch_grad(lambda t: torch.median(t, 0).values, x)
-
-
-def _median_value_tied(xs, p):
-    if p["axis"] is None:
-        return False
-    rows = _rows(xs[0], p["axis"])
-    med = np.median(rows, axis=-1, keepdims=True)
-    return bool(np.any(np.sum(rows == med, axis=-1) > 1))
-
-
-# norm with ord=3 (any p other than 1, 2, inf) at the zero vector: kinkgrad gives NaN (0 * inf from
-# sum(|x|**p) ** (1/p)) under every policy; PyTorch gives 0 (the norm's kink at 0 is not declared for p).
-#   kg.grad(lambda v: kg.linalg.norm(v, 3))(np.zeros(2))                              -> [nan, nan]
-#   t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-#   torch.linalg.vector_norm(t, 3).backward(); t.grad                                 -> [0., 0.]
-def _norm_p3_at_zero():
-    x = [0.0, 0.0]
-    return _kg_grad(lambda v: kg.linalg.norm(v, 3), x), _torch_grad(lambda t: torch.linalg.vector_norm(t, 3), x)
-
-
-def _zero_row(xs, p):
-    return bool(np.any(np.all(_rows(xs[0], p["axis"]) == 0, axis=-1)))
-
-
-# binary cross-entropy from logits at a logit of exactly 0: the loss is smooth there (slope sigmoid(0) - y),
-# but kinkgrad writes it as relu(z) - z y + log1p(exp(-|z|)) and the kinks of relu and abs at 0 do not
-# cancel under their conventions: -y instead of 0.5 - y, under every policy.
-#   kg.grad(lambda z: kg.losses.binary_crossentropy(np.array([1.]), z, from_logits=True))(np.zeros(1))  -> [-1.]
-#   z = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-#   F.binary_cross_entropy_with_logits(z, torch.ones(1, dtype=torch.float64)).backward(); z.grad         -> [-0.5]
-def _bce_logits_at_zero():
-    y = np.array([1.0])
-    mine = _kg_grad(lambda z: kg.losses.binary_crossentropy(y, z, from_logits=True), [0.0], "default")
-    return mine, _torch_grad(lambda z: F.binary_cross_entropy_with_logits(z, torch.tensor(y)), [0.0])
-
-
-def _logit_zero(xs, p):
-    return bool(np.any(np.asarray(xs[0]) == 0))
 
 
 # sort of a row of more than 16 elements with ties: PyTorch's default CPU sort is not stable beyond 16
@@ -142,10 +84,6 @@ def _long_row_with_ties(xs, p):
 
 
 KNOWN_MISMATCHES = {
-    ("std", "torch"): Known(_std_zero_spread, lambda xs, p: bool(np.any(np.std(xs[0], axis=p["axis"]) == 0))),
-    ("median_odd", "torch"): Known(_median_axis_tie, _median_value_tied),
-    ("norm_p3", "torch"): Known(_norm_p3_at_zero, _zero_row),
-    ("loss_bce_logits", "torch"): Known(_bce_logits_at_zero, _logit_zero),
     ("sort", "torch"): Known(_sort_long_row_ties, _long_row_with_ties),
     ("quantile", "torch"): Known(_quantile_long_row_ties, _long_row_with_ties),
     ("topk", "torch"): Known(_topk_large_k_ties, lambda xs, p: p["k"] >= 18 and gap(xs[0], p["axis"]) == 0),
