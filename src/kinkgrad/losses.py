@@ -99,11 +99,10 @@ def pseudo_huber(y_true, y_pred, delta=1.0, reduction="mean"):
 
 
 def log_cosh(y_true, y_pred, reduction="mean"):
-    """log(cosh(r)), computed as |r| + log1p(exp(-2|r|)) - log 2 so large residuals do not overflow.
-    Smooth (the |r| inside cancels its own kink: the derivative is tanh(r))."""
+    """log(cosh(r)), computed as softplus(2 r) - r - log 2 so large residuals do not overflow. Smooth
+    everywhere (derivative tanh(r)): no |r| inside whose kink at 0 a policy would have to cancel."""
     r = _residual(y_true, y_pred, "log_cosh")
-    a = ops.abs(r)
-    return _reduce(a + ops.log1p(ops.exp(-2 * a)) - float(np.log(2.0)), reduction, "log_cosh")
+    return _reduce(ops.softplus(2 * r) - r - float(np.log(2.0)), reduction, "log_cosh")
 
 
 def quantile(y_true, y_pred, q=0.5, reduction="mean"):
@@ -135,8 +134,10 @@ def _labels_pm1(y_true):
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, reduction="mean"):
     """Binary cross-entropy. With ``from_logits=True`` it is computed stably from logits z:
-    max(z, 0) - z y + log1p(exp(-|z|)); otherwise y_pred are probabilities in [0, 1] (values outside
-    raise; exactly 0 and 1 are clipped to [eps, 1-eps] so the logarithms stay finite). Targets lie in [0, 1]."""
+    softplus(z) - z y, smooth everywhere (written as max(z, 0) - z y + log1p(exp(-|z|)) the kinks of
+    max and |.| at z = 0 would not cancel under their conventions); otherwise y_pred are probabilities in
+    [0, 1] (values outside raise; exactly 0 and 1 are clipped to [eps, 1-eps] so the logarithms stay
+    finite). Targets lie in [0, 1]."""
     name = "binary_crossentropy"
     _residual(y_true, y_pred, name)
     y = _labels(y_true, name).astype(np.float64)
@@ -150,7 +151,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
         y = y * (1 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
         z = y_pred
-        loss = ops.relu(z) - z * y + ops.log1p(ops.exp(-ops.abs(z)))
+        loss = ops.softplus(z) - z * y
     else:
         eps = 1e-7
         p = ops.clip(y_pred, eps, 1 - eps)

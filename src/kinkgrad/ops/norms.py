@@ -17,8 +17,10 @@ from .nonsmooth import abs
 from .reduce import _kept_shape, _unreduce, max, mean, min, sum
 
 
-def _l2_kernel(x, axis, keepdims):
-    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+def _p_kernel(x, axis, keepdims, p=2.0):
+    if p == 2:
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+    return np.sum(np.abs(x) ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
 
 
 def _whole_vector_zero(x, axis=None, keepdims=False):
@@ -29,9 +31,10 @@ _ZERO = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="x = 0 (the whole
 _FLAT = Kink(_whole_vector_zero, -1.0, 1.0, kind="kink", where="all elements equal (zero spread)")
 
 
-def _l2_direction(m, out, x, axis, keepdims, g=None, op="norm", kink=_ZERO):
-    """x / ||x||; at the zero vector the subdifferential is the unit ball, and the policy picks the
-    value (default: its centre, 0; the ``jax`` / ``tensorflow`` presets give NaN like 0/0 there)."""
+def _p_direction(m, out, x, axis, keepdims, g=None, op="norm", kink=_ZERO, p=2.0):
+    """The gradient of ||x||_p: sign(x) |x|^(p-1) / ||x||^(p-1) (x / ||x|| for p = 2); at the zero
+    vector the subdifferential is the dual norm's unit ball, and the policy picks the value (default:
+    its centre, 0, as PyTorch; the ``jax`` / ``tensorflow`` presets give NaN like 0/0 there)."""
     outk = out if keepdims else m.reshape(out, _kept_shape(shape_of(x), axis))
     raw = (outk.data if isinstance(outk, Tensor) else np.asarray(outk)) == 0
     at0 = 0.0
@@ -39,23 +42,27 @@ def _l2_direction(m, out, x, axis, keepdims, g=None, op="norm", kink=_ZERO):
         xr = x.data if isinstance(x, Tensor) else np.asarray(x)
         v = kink_value(op, kink, -1.0, 1.0, xr.shape, (xr,), mask=np.broadcast_to(raw, xr.shape),
                        g=None if g is None else getattr(g, "data", g))
-        at0 = 0.0 if v is None else (_along_direction(xr.shape, axis, op) if isinstance(v, str) else v)
+        at0 = 0.0 if v is None else (_along_direction(xr.shape, axis, op, p) if isinstance(v, str) else v)
     safe = m.where(outk == 0, 1.0, outk)
-    return m.where(outk == 0, at0, x / safe)
+    if p == 2:
+        return m.where(outk == 0, at0, x / safe)
+    return m.where(outk == 0, at0, m.sign(x) * (m.abs(x) / safe) ** (p - 1.0))
 
 
-def _along_direction(shape, axis, op):
+def _along_direction(shape, axis, op, p=2.0):
     """Directional mode at the zero vector: near 0 + t v the norm is smooth with gradient
-    v / ||v|| (the first probing direction with a nonzero part along the reduced axes)."""
+    sign(v) |v|^(p-1) / ||v||^(p-1) (the first probing direction with a nonzero part along the
+    reduced axes)."""
     found = running_directions()
     dirs = found[0] if found and found[0] is not None else []
     out = np.zeros(shape)
     done = np.zeros(_kept_shape(shape, axis), dtype=bool)
     counts = []
     for t in dirs:
-        n = np.sqrt(np.sum(np.asarray(t, dtype=float) ** 2, axis=axis, keepdims=True))
+        t = np.asarray(t, dtype=float)
+        n = _p_kernel(t, axis, True, p)
         use = ~done & (n > 0)
-        out = np.where(use, np.asarray(t) / np.where(n > 0, n, 1.0), out)
+        out = np.where(use, np.sign(t) * (np.abs(t) / np.where(n > 0, n, 1.0)) ** (p - 1.0), out)
         done |= use
         counts.append(int(np.count_nonzero(use)))
     _record_certified(op, counts, int(done.size))
@@ -68,26 +75,27 @@ def _record_certified(op, counts, total):
         audit.record_directional(op, running().site, counts, total)
 
 
-def _l2_prim(name, kink, doc):
-    """The Euclidean norm of its input as a primitive named ``name`` (the norm itself, and the
-    standard deviation's norm of the centred input), so its kink at 0 is declared, not 0/0."""
-    def vjp(m, g, out, x, axis, keepdims):
+def _norm_prim(name, kink, doc):
+    """The p-norm (p >= 1) of its input as a primitive named ``name`` (the norm itself, and the
+    standard deviation's 2-norm of the centred input), so its kink at 0 is declared, not 0/0."""
+    def vjp(m, g, out, x, axis, keepdims, p=2.0):
         gu = _unreduce(m, g, shape_of(x), axis, keepdims)
-        return gu * _l2_direction(m, out, x, axis, keepdims, gu, name, kink)
+        return gu * _p_direction(m, out, x, axis, keepdims, gu, name, kink, p)
 
-    def jvp(m, t, out, x, axis, keepdims):
-        d = _l2_direction(m, out, x, axis, keepdims, None, name, kink)
+    def jvp(m, t, out, x, axis, keepdims, p=2.0):
+        d = _p_direction(m, out, x, axis, keepdims, None, name, kink, p)
         policy = current()
         if policy.preset in ("jax", "tensorflow") and name not in policy.overrides:
             return m.sum(t * d, axis=axis, keepdims=keepdims)    # their 0 * NaN spreads, as measured
         # kinkgrad's 'nan' marks the zero vectors; a direction that does not move one owes it nothing
         return m.sum(m.where(t == 0, 0.0, t * d), axis=axis, keepdims=keepdims)
 
-    return Primitive(name, _l2_kernel, vjp=vjp, jvp=jvp, kinks=kink, doc=doc)
+    return Primitive(name, _p_kernel, vjp=vjp, jvp=jvp, kinks=kink, doc=doc)
 
 
-_l2 = _l2_prim("norm", _ZERO, "Euclidean / Frobenius norm; at the zero vector the subdifferential is the unit ball.")
-_spread = _l2_prim("std", _FLAT, "The norm of the centred input (the standard deviation before scaling).")
+_norm = _norm_prim("norm", _ZERO, "p-norm, p >= 1 (Euclidean / Frobenius for p = 2); at the zero vector the\n"
+                   "subdifferential is the dual norm's unit ball.")
+_spread = _norm_prim("std", _FLAT, "The norm of the centred input (the standard deviation before scaling).")
 
 
 @documents("std")
@@ -110,7 +118,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     n = ndim_of(x)
     axes = normalize_axis(axis, n, "norm")
     if ord in (None, 2, "fro") and (ord != 2 or len(axes) == 1):
-        return _l2(x, axis=axes, keepdims=bool(keepdims))
+        return _norm(x, axis=axes, keepdims=bool(keepdims))
     if len(axes) != 1:
         raise NotImplementedError(f"norm: ord={ord!r} over {len(axes)} axes (matrix norms other than 'fro')")
     if ord == 1:
@@ -119,6 +127,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
         return max(abs(x), axis=axes, keepdims=keepdims)
     if ord in (-np.inf, float("-inf")):
         return min(abs(x), axis=axes, keepdims=keepdims)
+    if isinstance(ord, (int, float)) and ord > 1:
+        return _norm(x, axis=axes, keepdims=bool(keepdims), p=float(ord))
     if isinstance(ord, (int, float)) and ord > 0:
         return sum(abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
     raise ValueError(f"norm: unsupported ord={ord!r}")
