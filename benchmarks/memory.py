@@ -96,7 +96,8 @@ def report():
     print("a scalar chain (alternating * and +), graph memory and time: linear in its length")
     chains = [_run_child("chain", str(n)) for n in (10 ** 4, 10 ** 5, 10 ** 6)]
     for c in chains:
-        print(f"  {c['ops']:>9,} ops  graph {c['graph_kb'] / 1024:8.1f} MiB ({c['graph_kb'] * 1024 / c['ops']:5.0f} bytes/op)"
+        per_op = c['graph_kb'] * 1024 / c['ops']
+        print(f"  {c['ops']:>9,} ops  graph {c['graph_kb'] / 1024:8.1f} MiB ({per_op:5.0f} bytes/op)"
               f"  forward {c['forward_s']:6.2f} s  backward {c['backward_s']:6.2f} s")
     m["chains"] = chains
     return m

@@ -309,7 +309,8 @@ def cnn_grads_numpy(params, X, y):
 
     def pool(a):                                      # 2x2 max over (n, h, w, c)
         v = a.reshape(n, a.shape[1] // 2, 2, a.shape[2] // 2, 2, a.shape[3])
-        return np.maximum(np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1]), np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1]))
+        top = np.maximum(v[:, :, 0, :, 0], v[:, :, 0, :, 1])
+        return np.maximum(top, np.maximum(v[:, :, 1, :, 0], v[:, :, 1, :, 1]))
 
     def pool_back(a, o, g):
         # per window position, the maximum's mask times g, written into that position's slice; a

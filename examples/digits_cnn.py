@@ -19,8 +19,6 @@ from sklearn.model_selection import train_test_split
 from kinkgrad import losses, nn, optim
 
 
-
-
 def build(seed):
     return nn.Sequential([
         nn.Conv2d(1, 16, 3, padding=1, seed=seed), nn.ReLU(), nn.MaxPool2d(2),        # 16 x 4 x 4
