@@ -192,6 +192,10 @@ def _enter(scope):
 
 # -- shapes: an error naming the op and both shapes -------------------------------------------------------
 SHAPES = [
+    case("shape-ragged-list-mean", raises(ValueError, lambda: kg.mean([t32(2), 1.0]), "mean", "(2,)", "()")),
+    case("shape-ragged-list-max", raises(ValueError, lambda: kg.max([t32(2), 1.0]), "max", "(2,)", "()")),
+    case("shape-ragged-list-as_tensor", raises(ValueError, lambda: kg.as_tensor([t32(2), 1.0]), "as_tensor", "(2,)")),
+    case("shape-ragged-list-exp", raises(ValueError, lambda: kg.exp([t32(2), 1.0]), "exp", "different shapes")),
     case("shape-add-broadcast", raises(ValueError, lambda: kg.add(t32(2, 3), t32(4)), "add", "(2, 3)", "(4,)")),
     case("shape-mul-operator", raises(ValueError, lambda: t32(3) * t32(2), "multiply", "(3,)", "(2,)")),
     case("shape-sub-transposed", raises(ValueError, lambda: t32(2, 3) - t32(3, 2), "subtract", "(2, 3)", "(3, 2)")),

@@ -361,8 +361,8 @@ def _apply_to_sequences(prim, args, params):
     """An input given as a list holding tensors (``kg.mean([x, 1.0])``) is stacked into one tensor
     first, so the gradient reaches the tensors inside instead of NumPy silently dropping the graph."""
     from_sequence = Rules.graph.from_sequence
-    return apply(prim, tuple(from_sequence(a) if type(a) in _SEQUENCES and holds_tensor(a) else a for a in args),
-                 params)
+    return apply(prim, tuple(from_sequence(a, prim.name) if type(a) in _SEQUENCES and holds_tensor(a) else a
+                             for a in args), params)
 
 
 class OpRecord(NamedTuple):

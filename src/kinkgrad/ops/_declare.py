@@ -57,12 +57,19 @@ def int_pair(v, name, op, minimum=1):
     return v
 
 
-def shape_of(x):
-    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+def shape_of(x, op="op"):
+    if isinstance(x, (Tensor, np.ndarray)):
+        return x.shape
+    try:
+        return np.shape(x)
+    except ValueError:          # a ragged nested list: say which pieces differ, not NumPy's internals
+        pieces = [tuple(np.shape(p)) if not isinstance(p, (list, tuple)) else f"list of {len(p)}" for p in x]
+        raise ValueError(f"{op}: the list's pieces have different shapes {pieces}, so it is not an array; "
+                         "give pieces of one shape (kg.stack them, or broadcast numbers with kg.full_like)") from None
 
 
-def ndim_of(x):
-    return len(shape_of(x))
+def ndim_of(x, op="op"):
+    return len(shape_of(x, op))
 
 
 def public(prim, signature, doc=None):

@@ -18,7 +18,7 @@ def tensor(data, dtype=None, requires_grad=False):
     A list holding tensors is stacked with their graph kept (``requires_grad=True`` instead makes a
     new leaf from the values)."""
     if isinstance(data, (list, tuple)) and holds_tensor(data):
-        t = from_sequence(data)
+        t = from_sequence(data, "tensor")
         if dtype is not None and t.dtype != np.dtype(dtype):
             t = cast(t, dtype=np.dtype(dtype))
         return _tensor.tensor(t.data, requires_grad=True) if requires_grad else t
@@ -29,7 +29,8 @@ def as_tensor(x, dtype=None):
     """Wrap without copying when possible; Tensors pass through unchanged; a list holding tensors is
     stacked with their graph kept."""
     if isinstance(x, (list, tuple)) and holds_tensor(x):
-        return tensor(x, dtype=dtype)
+        t = from_sequence(x, "as_tensor")
+        return t if dtype is None or t.dtype == np.dtype(dtype) else cast(t, dtype=np.dtype(dtype))
     t = _tensor.as_tensor(x) if dtype is None else _tensor.as_tensor(np.asarray(getattr(x, "data", x), dtype))
     return t
 

@@ -60,7 +60,7 @@ def getitem(x, index):
 def take(x, indices, axis=None):
     """Elements at ``indices`` along ``axis`` (flattened when None), like ``np.take``."""
     indices = np.asarray(_raw_index(indices))
-    ax = None if axis is None else normalize_axis(axis, ndim_of(x), "take")[0]
+    ax = None if axis is None else normalize_axis(axis, ndim_of(x, "take"), "take")[0]
     n = int(np.prod(shape_of(x))) if ax is None else shape_of(x)[ax]
     if indices.size and (indices.max() >= n or indices.min() < -n):
         bad = indices[(indices >= n) | (indices < -n)].flat[0]
@@ -88,7 +88,7 @@ def take_along_axis(x, indices, axis):
     idx = np.asarray(_raw_index(indices))
     if idx.dtype.kind not in "iu":
         raise TypeError(f"take_along_axis: indices must be integers, got {idx.dtype.name}")
-    ax = normalize_axis(axis, ndim_of(x), "take_along_axis")[0]
+    ax = normalize_axis(axis, ndim_of(x, "take_along_axis"), "take_along_axis")[0]
     return _take_along(x, idx, axis=ax)
 
 

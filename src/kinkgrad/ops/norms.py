@@ -103,7 +103,7 @@ def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention):
     ||x - mean(x)|| / sqrt(n - ddof). Where all elements are equal it is a kink of a norm (not a
     0/0): the default and PyTorch give 0 there."""
-    axes = normalize_axis(axis, ndim_of(x), "std")
+    axes = normalize_axis(axis, ndim_of(x, "std"), "std")
     n = 1
     for a in axes:
         n *= shape_of(x)[a]

@@ -53,7 +53,7 @@ _sum = Primitive("sum", _sum_kernel,
 
 def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes by default)."""
-    return _sum(x, axis=normalize_axis(axis, ndim_of(x), "sum"), keepdims=bool(keepdims))
+    return _sum(x, axis=normalize_axis(axis, ndim_of(x, "sum"), "sum"), keepdims=bool(keepdims))
 
 
 def _count(shape, axis):
@@ -65,7 +65,7 @@ def _count(shape, axis):
 
 def mean(x, axis=None, keepdims=False):
     """Arithmetic mean over ``axis``."""
-    axes = normalize_axis(axis, ndim_of(x), "mean")
+    axes = normalize_axis(axis, ndim_of(x, "mean"), "mean")
     n = _count(shape_of(x), axes)
     if n == 0:
         raise ValueError(f"mean: cannot average over an empty axis (shape {shape_of(x)}, axis {axis})")
@@ -76,7 +76,7 @@ def mean(x, axis=None, keepdims=False):
 
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` with ``ddof`` delta degrees of freedom (NumPy's convention, ddof=0)."""
-    axes = normalize_axis(axis, ndim_of(x), "var")
+    axes = normalize_axis(axis, ndim_of(x, "var"), "var")
     n = _count(shape_of(x), axes)
     if n - ddof <= 0:
         raise ValueError(f"var: {n} element(s) along axis {axis} with ddof={ddof} leaves no degrees of freedom")
@@ -113,7 +113,7 @@ _prod = Primitive(
 
 def prod(x, axis=None, keepdims=False):
     """Product over ``axis``; the gradient is exact where some factors are 0."""
-    return _prod(x, axis=normalize_axis(axis, ndim_of(x), "prod"), keepdims=bool(keepdims))
+    return _prod(x, axis=normalize_axis(axis, ndim_of(x, "prod"), "prod"), keepdims=bool(keepdims))
 
 
 # -- max / min reductions ----------------------------------------------------------------------
@@ -197,7 +197,7 @@ def min(x, axis=None, keepdims=False, return_indices=False):
 
 
 def _reduce_extreme(x, axis, keepdims, return_indices, prim, prim_idx, arg):
-    axes = normalize_axis(axis, ndim_of(x), prim.name)
+    axes = normalize_axis(axis, ndim_of(x, prim.name), prim.name)
     if not return_indices:
         return prim(x, axis=axes, keepdims=bool(keepdims))
     if axis is None or len(axes) != 1:
@@ -213,7 +213,7 @@ amax, amin = max, min
 def _check_nonempty(x, axis, op):
     """A maximum over an axis with no elements has no value (NumPy and PyTorch refuse it too); over
     other axes of an empty tensor the result is simply empty."""
-    shape = tuple(shape_of(x))
+    shape = tuple(shape_of(x, op))
     if any(shape[a] == 0 for a in normalize_axis(axis, len(shape), op)):
         raise ValueError(f"{op}: zero-size tensor of shape {shape} has no {op}imum along axis {axis}")
 
@@ -227,14 +227,14 @@ _argmin = Primitive("argmin", lambda x, axis, keepdims: np.argmin(x, axis=axis, 
 def argmax(x, axis=None, keepdims=False):
     """Index of the (first) largest element: an integer, not differentiable."""
     if axis is not None:
-        axis = normalize_axis(axis, ndim_of(x), "argmax")[0]
+        axis = normalize_axis(axis, ndim_of(x, "argmax"), "argmax")[0]
     return _argmax(x, axis=axis, keepdims=keepdims)
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the (first) smallest element: an integer, not differentiable."""
     if axis is not None:
-        axis = normalize_axis(axis, ndim_of(x), "argmin")[0]
+        axis = normalize_axis(axis, ndim_of(x, "argmin"), "argmin")[0]
     return _argmin(x, axis=axis, keepdims=keepdims)
 
 
@@ -265,7 +265,7 @@ _logsumexp = Primitive(
 
 def logsumexp(x, axis=None, keepdims=False):
     """log(sum(exp(x))) over ``axis``, computed without overflow."""
-    return _logsumexp(x, axis=normalize_axis(axis, ndim_of(x), "logsumexp"), keepdims=bool(keepdims))
+    return _logsumexp(x, axis=normalize_axis(axis, ndim_of(x, "logsumexp"), "logsumexp"), keepdims=bool(keepdims))
 
 
 def _softmax_kernel(x, axis):
@@ -292,12 +292,12 @@ _log_softmax = Primitive(
 
 def softmax(x, axis=-1):
     """exp(x) / sum(exp(x)) along ``axis`` (default last), stable for large inputs."""
-    return _softmax(x, axis=normalize_axis(axis, ndim_of(x), "softmax"))
+    return _softmax(x, axis=normalize_axis(axis, ndim_of(x, "softmax"), "softmax"))
 
 
 def log_softmax(x, axis=-1):
     """x - logsumexp(x) along ``axis`` (default last)."""
-    return _log_softmax(x, axis=normalize_axis(axis, ndim_of(x), "log_softmax"))
+    return _log_softmax(x, axis=normalize_axis(axis, ndim_of(x, "log_softmax"), "log_softmax"))
 
 
 def _sce_kernel(logits, labels):
@@ -347,4 +347,4 @@ def cumsum(x, axis=None):
     """Running sum along ``axis`` (flattened when None, like NumPy)."""
     if axis is None:
         return _cumsum(reshape(x, (-1,)), axis=0)
-    return _cumsum(x, axis=normalize_axis(axis, ndim_of(x), "cumsum")[0])
+    return _cumsum(x, axis=normalize_axis(axis, ndim_of(x, "cumsum"), "cumsum")[0])

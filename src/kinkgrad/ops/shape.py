@@ -159,10 +159,15 @@ def _common(values):
     return [convert(v) for v in values]
 
 
-def from_sequence(seq):
+def from_sequence(seq, op="tensor"):
     """A nested list or tuple of numbers and tensors as one tensor, stacked so that gradients reach
     the tensors inside (``kg.tensor([x, 2 * x])``, ``kg.mean([x, 1.0])``)."""
-    return stack(_common(list(seq)))
+    pieces = _common(list(seq))
+    shapes = [tuple(shape_of(p)) for p in pieces]
+    if len(set(shapes)) > 1:
+        raise ValueError(f"{op}: the list's pieces have different shapes {shapes}, so it is not an array; give "
+                         "pieces of one shape (kg.stack them, or broadcast numbers with kg.full_like)")
+    return stack(pieces)
 
 
 def concatenate(tensors, axis=0):
@@ -228,7 +233,7 @@ _flip = Primitive("flip", lambda x, axis: np.flip(x, axis),
 
 def flip(x, axis=None):
     """Reverse the order of elements along ``axis`` (all axes by default)."""
-    return _flip(x, axis=normalize_axis(axis, ndim_of(x), "flip"))
+    return _flip(x, axis=normalize_axis(axis, ndim_of(x, "flip"), "flip"))
 
 
 def repeat(x, repeats, axis=None):
