@@ -8,29 +8,15 @@ policy (0 by default), so an audit in ``fit`` counts weights sitting exactly at 
 from __future__ import annotations
 
 from .. import ops
+from ..configured import Configured
 from ._checks import real
 
 
-class Regularizer:
+class Regularizer(Configured):
     """``regularizer(weights) -> scalar tensor``; ``get_config()`` for saving."""
 
     def __call__(self, x):
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = object.__hash__
 
 
 class L1L2(Regularizer):

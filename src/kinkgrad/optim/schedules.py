@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import math
 
+from ..configured import Configured
 
-class Schedule:
+
+class Schedule(Configured):
     """Base class: ``schedule(step) -> lr``; ``get_config()`` holds the constructor arguments."""
 
     def __call__(self, step):
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    __hash__ = object.__hash__
 
 
 class StepLR(Schedule):
