@@ -3,6 +3,7 @@
     python -m benchmarks            full run
     python -m benchmarks --quick    fewer repeats (CI); add --check to fail on gross regressions
     python -m benchmarks --json out.json
+    python -m benchmarks distributed        data-parallel scaling over MPI (benchmarks/distributed.py)
     python -m benchmarks --reuse-memory     glibc keeps freed memory (kg.reuse_freed_memory), for
                                             every framework in the run alike
 
@@ -94,6 +95,11 @@ def environment():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["distributed"]:
+        from .distributed import main as distributed
+
+        return distributed(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (for CI)")
     parser.add_argument("--check", action="store_true",

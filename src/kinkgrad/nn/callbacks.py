@@ -18,7 +18,10 @@ _BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", 
 
 
 class Callback:
-    """Base class; override the hooks you need. ``self.model.stop_training = True`` ends ``fit``."""
+    """Base class; override the hooks you need. ``self.model.stop_training = True`` ends ``fit``.
+    ``main_process_only = True`` runs a callback on rank 0 only under ``fit(distributed=True)``."""
+
+    main_process_only = False
 
     def __init__(self):
         self.model = None
@@ -261,6 +264,8 @@ class TerminateOnNaN(Callback):
 class CSVLogger(Callback):
     """Write each epoch's logs as a CSV row (``epoch`` first), flushed every epoch."""
 
+    main_process_only = True       # under fit(distributed=True) only rank 0 writes
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.separator, self.append = os.fspath(filename), separator, flag("CSVLogger", "append", append)
@@ -292,6 +297,8 @@ class ModelCheckpoint(_Monitor):
     """Save the model (``model.save``: config, weights, optimizer state) or only its weights at the end of
     every epoch, or only when ``monitor`` improved (``save_best_only``). ``filepath`` may hold
     ``{epoch}`` and logged names: ``"ckpt-{epoch:02d}-{val_loss:.3f}.kg"``."""
+
+    main_process_only = True       # under fit(distributed=True) only rank 0 writes
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, save_weights_only=False, mode="auto",
                  verbose=0):

@@ -11,6 +11,7 @@ import numpy as np
 
 import kinkgrad as kg
 
+from .. import distributed as _distributed
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import optim as _optim
@@ -130,14 +131,15 @@ class Model(Module):
     # -- fit --------------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0, seed=None,
-            audit=False):
+            audit=False, distributed=None):
         """Train for ``epochs`` (Keras' arguments and order); returns the ``History``.
 
         ``x``: an array, or a ``kg.data.DataLoader`` giving (x, y) or (x, y, sample_weight) batches.
         ``verbose``: 1 a progress bar in a terminal or notebook (one line per epoch when the output is
         a file), 2 one line per epoch, 0 silent. ``seed`` fixes the shuffling (epoch e uses (seed, e), so
         ``initial_epoch`` resumes a run exactly). ``audit=True`` records kink telemetry per epoch into
-        ``history.kinks`` and the progress line."""
+        ``history.kinks`` and the progress line. ``distributed``: data-parallel over the MPI ranks of an
+        ``mpiexec`` launch (None: automatically when there are several; see ``kinkgrad.distributed``)."""
         self._check_compiled("fit")
         epochs = positive_int("fit", "epochs", epochs)
         if not is_int(initial_epoch) or not 0 <= initial_epoch < epochs:
@@ -151,9 +153,12 @@ class Model(Module):
                                            class_weight, sample_weight, seed, initial_epoch)
         self._prepare_training(train.dataset.arrays[0] if isinstance(train.dataset, ArrayDataset)
                                else fitdata.unpack(next(iter(fitdata.peek(train))), "fit")[0])
+        plan = _distributed.fit_plan(self, train, distributed)
         self.history = History()
         self._training_state = {**getattr(self, "_training_state", {}), "shuffle_seed": train.seed}
         progress = ProgressLogger(1 if verbose == "auto" else verbose) if verbose else None
+        if plan is not None:
+            callbacks, progress = plan.callbacks(callbacks, progress)
         cbs = CallbackList(callbacks, model=self, history=self.history, progress=progress,
                            params={"epochs": epochs, "steps": len(train), "verbose": verbose})
         self.stop_training = False
@@ -163,47 +168,65 @@ class Model(Module):
             cbs.on_train_begin()
             for epoch in range(initial_epoch, epochs):
                 cbs.on_epoch_begin(epoch)
-                logs = self._fit_epoch(train, epoch, cbs, audit)
+                logs = self._fit_epoch(train, epoch, cbs, audit, plan)
                 if val is not None:
                     logs.update(self._evaluate_loader(val, prefix="val_"))
                 logs["lr"] = float(self.optimizer.current_lr())
                 self._training_state["epoch"] = epoch + 1
                 cbs.on_epoch_end(epoch, logs)
+                if plan is not None:
+                    self.stop_training = plan.should_stop(self.stop_training)
                 if self.stop_training:
                     break
             cbs.on_train_end(logs)
         return self.history
 
-    def _fit_epoch(self, loader, epoch, callbacks, audit):
-        """One pass over the training data; returns the epoch's logs (metrics accumulated on the way)."""
+    def _fit_epoch(self, loader, epoch, callbacks, audit, plan=None):
+        """One pass over the training data; returns the epoch's logs (metrics accumulated on the way).
+        With a distributed ``plan``, each rank steps on its share of every batch and the loss is global."""
         self.train()
         loader.set_epoch(epoch)
+        batches = plan.batches(epoch) if plan is not None else ((batch, None) for batch in loader)
+        local_seen = 0
         for m in self.compiled_metrics:
             m.reset_state()
         total, seen = 0.0, 0
         telemetry = EpochAudit(self.name) if audit else contextlib.nullcontext()
         with telemetry:
-            for b, batch in enumerate(loader):
-                xb, yb, wb = fitdata.unpack(batch, "fit")
-                fitdata.check_finite(xb, yb, loader, epoch, b)
+            for b, (batch, n_global) in enumerate(batches):
+                xb, yb, wb = fitdata.unpack(batch, "fit") if batch is not None else (None, None, None)
+                if batch is not None:
+                    fitdata.check_finite(xb, yb, loader, epoch, b)
+                    if plan is not None and getattr(loader, "class_weight", None) is not None:
+                        wb = fitdata.sample_weights(np.asarray(yb), wb, loader.class_weight)
                 callbacks.on_train_batch_begin(b)
-                value, pred = self.train_step(xb, yb, wb)
+                if plan is None:
+                    value, pred = self.train_step(xb, yb, wb)
+                    n_global = len(xb)
+                else:
+                    value, pred, _ = plan.train_step(xb, yb, wb, n_global)
                 if not math.isfinite(value):
-                    callbacks.on_train_batch_end(b, {"batch": b, "size": len(xb), "loss": value})
+                    callbacks.on_train_batch_end(b, {"batch": b, "size": n_global, "loss": value})
                     if self.stop_training:              # TerminateOnNaN asked to stop
                         total, seen = value, 1
                         break
                     raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch + 1}, batch {b + 1}; "
                                              "lower the learning rate or check the loss (or add TerminateOnNaN() "
                                              "to stop quietly)")
-                total += value * len(xb)
-                seen += len(xb)
-                for m in self.compiled_metrics:
-                    m.update_state(yb, pred)
-                callbacks.on_train_batch_end(b, {"batch": b, "size": len(xb), "loss": total / seen})
+                total += value * n_global
+                seen += n_global
+                if pred is not None:
+                    local_seen += len(xb)
+                    for m in self.compiled_metrics:
+                        m.update_state(yb, pred)
+                callbacks.on_train_batch_end(b, {"batch": b, "size": n_global, "loss": total / seen})
         logs = {"loss": total / seen, **{m.name: m.result() for m in self.compiled_metrics}}
+        if plan is not None:
+            logs = plan.metrics(logs, local_seen)
         if audit:
             summary = {"epoch": epoch, **telemetry.result}
+            if plan is not None:
+                summary = plan.merge_audit(summary)
             self.history.kinks.append(summary)
             logs["kink_rate"] = summary["rate"]
         return logs
