@@ -161,13 +161,13 @@ def _arrays(model_or_params, with_buffers):
         pairs = model_or_params.named_parameters()
         if with_buffers:
             pairs = pairs + model_or_params.named_buffers()
-        return [(n, getattr(v, "data", v)) for n, v in pairs]
+        return [(n, v.data if isinstance(v, Tensor) else v) for n, v in pairs]
     items = list(model_or_params)
     for i, p in enumerate(items):
         if not isinstance(p, (Tensor, np.ndarray)):
             raise TypeError(f"distributed: item {i} is {type(p).__name__}, not a Tensor; pass a Module or a list of "
                             "its parameters")
-    return [(f"[{i}]", getattr(p, "data", p)) for i, p in enumerate(items)]
+    return [(f"[{i}]", p.data if isinstance(p, Tensor) else p) for i, p in enumerate(items)]
 
 
 def _check_layout(what, named):
@@ -319,7 +319,7 @@ class FitPlan:
         _agree("fit(distributed=True)", ("number of training samples", len(dataset)))
         loader.seed = _allgather(loader.seed, "fit(distributed=True)")[0]      # one shuffling order for all
         broadcast_parameters(model)
-        self.buffers = [b for _, b in model.named_buffers()]
+        self.has_buffers = bool(model.named_buffers())
 
     def batches(self, epoch):
         """(this rank's batch or None, global batch size) for every global batch of the epoch (class
@@ -334,8 +334,8 @@ class FitPlan:
     def train_step(self, xb, yb, wb, n_global):
         """Forward and backward on this rank's share, then one global loss and one weighted gradient sum."""
         model = self.model
-        if self.buffers:
-            broadcast_parameters(self.buffers, buffers=False)
+        if self.has_buffers:        # layers replace their buffer arrays, so look them up each step
+            broadcast_parameters([b for _, b in model.named_buffers()], buffers=False)
         model.optimizer.zero_grad()
         n_local = 0 if xb is None else len(xb)
         loss = pred = None
@@ -357,8 +357,11 @@ class FitPlan:
             return callbacks, progress
         return [cb for cb in callbacks or () if not getattr(cb, "main_process_only", False)], None
 
-    def metrics(self, logs, seen):
-        """The epoch's metric results averaged over the ranks, weighted by the samples each one saw."""
+    def end_epoch(self, logs, seen):
+        """Rank 0's buffers everywhere (validation and checkpoints see one model), and the epoch's metric
+        results averaged over the ranks, weighted by the samples each one saw."""
+        if self.has_buffers:
+            broadcast_parameters([b for _, b in self.model.named_buffers()], buffers=False)
         names = [k for k in logs if k != "loss"]
         totals = all_reduce([logs[k] * seen for k in names] + [seen])
         return {**logs, **{k: float(t / totals[-1]) for k, t in zip(names, totals[:-1])}}

@@ -38,6 +38,11 @@ for e in hist.kinks:
     assert e["dependent"] == sum(r["dependent"] for r in e["ranks"]), e
 weights = dist.gather([p.data.tobytes() for p in model.parameters()])
 assert weights[0] == weights[1], "the replicas drifted apart"
+bn = nn.Sequential([nn.Dense(16, input_shape=(64,), seed=0), nn.BatchNorm1d(16), nn.ReLU(), nn.Dense(10, seed=1)])
+bn.compile("adam", losses.get("sparse_categorical_crossentropy", from_logits=True))
+bn.fit(Xtr, ytr, epochs=1, batch_size=64, seed=0, verbose=0)
+stats = dist.gather([b.tobytes() for _, b in bn.named_buffers()])
+assert len(stats[0]) == 2 and stats[0] == stats[1], "BatchNorm statistics differ between the ranks"
 if dist.is_main():
     alone_model, alone_hist = run(False)
     alone = alone_model.evaluate(Xte, yte)["accuracy"]

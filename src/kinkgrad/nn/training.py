@@ -222,7 +222,7 @@ class Model(Module):
                 callbacks.on_train_batch_end(b, {"batch": b, "size": n_global, "loss": total / seen})
         logs = {"loss": total / seen, **{m.name: m.result() for m in self.compiled_metrics}}
         if plan is not None:
-            logs = plan.metrics(logs, local_seen)
+            logs = plan.end_epoch(logs, local_seen)
         if audit:
             summary = {"epoch": epoch, **telemetry.result}
             if plan is not None:
