@@ -110,12 +110,20 @@ def _install_abort_on_error():
     def abort_job(kind, error, tb):
         sys.stderr.write(f"kinkgrad.distributed: rank {_W.rank} of {_W.size} failed; aborting every rank:\n")
         sys.stderr.write("".join(traceback.format_exception(kind, error, tb)))
-        sys.stderr.flush()
         if kind is KeyboardInterrupt:
             previous(kind, error, tb)
-        _W.comm.Abort(1)
+        _abort()
 
     sys.excepthook = abort_job
+
+
+def _abort():
+    """End every rank; first give the launcher a moment to forward what this rank just printed (an abort
+    kills the output streams with the processes)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(0.5)
+    _W.comm.Abort(1)
 
 
 def _wait(request, what):
@@ -126,8 +134,7 @@ def _wait(request, what):
             sys.stderr.write(f"kinkgrad.distributed: rank {_W.rank} of {_W.size} waited {_W.timeout:g} s in {what} "
                              "for the other ranks; one of them died, hangs or skipped this call; aborting the job "
                              "(raise the limit with distributed.init(timeout=...))\n")
-            sys.stderr.flush()
-            _W.comm.Abort(1)
+            _abort()
 
 
 def barrier():
