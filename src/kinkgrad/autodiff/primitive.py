@@ -1,24 +1,17 @@
 """Primitives: the one place where an operation's forward kernel and derivative rules are declared.
 
-A primitive states its derivative once and every mode is computed from it:
+A primitive states its derivative once and every mode is computed from it. Elementwise ops give
+``derivs``, one partial ``∂out/∂x_i`` per input: reverse mode multiplies it by the cotangent ``g``,
+forward and directional mode by the tangent ``t``, and ``Primitive.partial`` applies the kink policy
+for all three. Other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either
+``jvp`` (``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the JVP is the op applied to the tangent).
+``residual=i``: the kernel also returns what input i's gradient needs again (a convolution's im2col
+matrix), kept only when that input needs a gradient and given to the plain backward's rules as
+``saved=`` (a rule running on kinkgrad ops recomputes it from the inputs, to stay differentiable).
 
-* elementwise ops give ``derivs``: one function per input returning the partial derivative
-  ``∂out/∂x_i``; reverse mode multiplies it by the cotangent ``g``, forward and directional mode by
-  the tangent ``t`` (``Primitive.partial`` is the one place where the kink policy and NaN-safety
-  apply, for all three);
-* other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
-  input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
-  differentiable input, so its JVP is the op itself applied to the tangent);
-* an op whose forward kernel computes something one input's gradient needs again (a convolution's
-  im2col matrix, for the weight) declares ``residual=i`` (that input's index): the kernel returns
-  ``(out, saved)``, the node keeps ``saved`` only when input i needs a gradient, and the reverse
-  rules get it as ``saved=`` (a NumPy value, for the plain backward only: a rule running on
-  kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
-
-Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
-(``Rules.numpy``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m``
-is kinkgrad's ops themselves (``Rules.graph``) and the same rule builds a differentiable graph, so
-higher derivatives come free.
+Rules are written against a namespace ``m``: NumPy in a plain backward pass (``Rules.numpy``, NumPy
+speed); kinkgrad's own ops with ``create_graph`` or nested transforms (``Rules.graph``), so the same
+rule builds a differentiable graph and higher derivatives come free.
 """
 from __future__ import annotations
 
@@ -39,12 +32,11 @@ from .safety import SEQ, checksums
 class Primitive:
     """A named operation with its forward kernel, derivative rules and optional kink declaration.
 
-    ``joint_rules``: one vjp returning every cotangent and one jvp taking every tangent (ops with a
-    variable number of inputs); ``exact_zero_partials``: some partials are exactly 0 where an input
-    is not selected (relu below 0, the loser of maximum), and forward mode keeps those products 0
-    even against an infinite tangent; ``singular``: the derivative can be inf/NaN (sqrt, log, 1/x),
-    and reverse mode keeps a zero cotangent's products 0; ``tie_break(sign)``: a comparison's result
-    at equality given the sign of the tangent difference (directional mode).
+    ``joint_rules``: one vjp returning every cotangent, one jvp taking every tangent (variadic ops);
+    ``exact_zero_partials``: a partial is exactly 0 where its input is not selected (relu below 0),
+    so forward mode keeps it 0 even against an infinite tangent; ``singular``: the derivative can be
+    inf/NaN (sqrt, log), so reverse mode keeps a zero cotangent's products 0; ``tie_break(sign)``: a
+    comparison's result at equality, given the sign of the tangent difference (directional mode).
     """
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
@@ -82,18 +74,16 @@ class Primitive:
 
     # -- the derivative, for every mode ----------------------------------------------------------
     def partial(self, i, m, out, xs, raw_xs, params, g=None, site=None, directions=None):
-        """∂out/∂x_i of an elementwise op with the kink policy applied: reverse, forward and
-        directional mode all take their derivatives from here (``g``: the upstream cotangent or
-        tangent, for the audit; ``directions``: the inputs' probing tangents, directional mode)."""
+        """∂out/∂x_i of an elementwise op, kink policy applied, for every mode (``g``: the upstream
+        cotangent or tangent, for the audit; ``directions``: the inputs' probing tangents)."""
         d = self.derivs[i](m, out, *xs, **params)
         if self.kinks is not None:
             d = resolve_elementwise(self.name, self.kinks, i, d, m, raw_xs, params, g, site, directions)
         return d
 
     def tangent(self, m, ts, out, xs, params, raw_xs=None, partials=None):
-        """The output tangent ``Σ_i ∂out/∂x_i t_i`` for input tangents ``ts`` (None = zero): forward
-        mode (``m`` = kinkgrad ops) and directional mode (``m`` = NumPy, ``partials`` resolved once
-        for every direction)."""
+        """The output tangent ``Σ_i ∂out/∂x_i t_i`` for input tangents ``ts`` (None = zero), for forward
+        mode and directional mode (which resolves ``partials`` once for every direction)."""
         if self.joint_rules and self.jvps is not None:
             return self.jvps[0](m, ts, out, *xs, **params)
         total = None
@@ -174,10 +164,9 @@ def _rules(rules):
 
 # -- NaN-safe products ------------------------------------------------------------------------------
 def masked_product(m, g, d):
-    """Reverse mode's ``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d`` is inf or NaN:
-    a branch that ``where`` did not select receives a zero cotangent, and its own singular
-    derivative (sqrt'(0) = inf) must not turn that zero into NaN. Checked only when ``d`` is not
-    finite, and only for ops declared ``singular``."""
+    """Reverse mode's ``g * d``, exactly 0 wherever ``g`` is 0 even where ``d`` is inf or NaN: a branch
+    ``where`` did not select gets a zero cotangent, which its singular derivative (sqrt'(0) = inf)
+    must not turn into NaN."""
     if isinstance(d, np.ndarray) and isinstance(g, np.ndarray) and np.isfinite(d).all():
         return g * d
     return m.where(g == 0, 0.0, g * d)
@@ -203,9 +192,7 @@ DIRECTIONAL = [None]          # the directional-mode module (installed by it): t
 
 
 class Rules:
-    """The two namespaces derivative rules are written against, installed by ``kinkgrad.ops``:
-    ``numpy`` (a plain backward pass and directional mode, at NumPy speed) and ``graph`` (kinkgrad's
-    own ops, so the rules build a differentiable graph: create_graph, forward mode)."""
+    """The two namespaces rules are written against (``numpy`` and ``graph``), installed by ``kinkgrad.ops``."""
 
     numpy = None
     graph = None
@@ -377,11 +364,9 @@ class OpRecord(NamedTuple):
 
 @contextlib.contextmanager
 def record_ops():
-    """Record every primitive applied inside the block, in order (what an exporter or a tracing
-    compiler replays): ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``.
-
-    Only primitives are recorded (a composite such as ``gelu`` appears as the primitives it applies);
-    values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are not."""
+    """Record every primitive applied inside the block, in order, for an exporter or a tracing compiler
+    to replay: ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``. A composite
+    (``gelu``) appears as the primitives it applies; NumPy on ``.data`` is not seen."""
     ops = []
     token = _STATE.set(_STATE.get(_DEFAULT[0])._replace(recorder=ops))
     try:
