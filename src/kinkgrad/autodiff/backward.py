@@ -39,12 +39,6 @@ def toposort(roots, stop=()):
 
 _SEQ_OF = attrgetter("seq")
 
-_FREED = (
-    "trying to backward through the graph a second time (or to use results after it was freed): "
-    "{op} already released its saved values. Pass retain_graph=True to the first backward() "
-    "if you need to backward through the same graph twice."
-)
-
 
 class _Pass:
     """One backward pass: the cotangents waiting at each node and leaf, and what cut a path."""
@@ -82,7 +76,10 @@ class _Pass:
                 self.captured[node] = g
                 continue
             if node.xs is None:
-                raise RuntimeError(_FREED.format(op=node.prim.name))
+                raise RuntimeError(
+                    "trying to backward through the graph a second time (or to use results after it was freed): "
+                    f"{node.prim.name} already released its saved values. Pass retain_graph=True to the first "
+                    "backward() if you need to backward through the same graph twice.")
             if node.seq < stale:
                 check_saved(node)
             if self.anomaly and node.checksums is not None:
@@ -120,7 +117,7 @@ class _Pass:
         self.captured.update((t, self.at_leaves.get(t)) for t in targets if type(t) is not Node)
         result = [self.captured.get(t) for t in targets]
         if self.cuts:
-            for name, g in zip(names or [f"input {i}" for i in range(len(targets))], result):
+            for name, g in zip(names, result):
                 if g is None:
                     warn_cut(self.cuts, f"the gradient w.r.t. {name}")
         return result
@@ -157,16 +154,8 @@ def run_backward(roots, cotangents, *, create_graph, retain_graph, targets=None,
 
 def _leaves_below(starts):
     """The leaves reachable from ``starts`` (nodes or leaves) through the graph, in a stable order."""
-    leaves, seen = {}, set()
-    stack = list(starts)
-    while stack:
-        p = stack.pop()
-        if type(p) is not Node:
-            leaves[p] = None
-        elif p not in seen:
-            seen.add(p)
-            stack.extend(q for q in p.parents if q is not None)
-    return list(leaves)
+    reached = list(starts) + [p for node in toposort(starts) for p in node.parents]
+    return list(dict.fromkeys(p for p in reached if p is not None and type(p) is not Node))
 
 
 def fit(c, x, m, opname):
