@@ -157,9 +157,7 @@ class Primitive:
 
 
 def _rules(rules):
-    if rules is None or isinstance(rules, tuple):
-        return rules
-    return (rules,)
+    return rules if rules is None or isinstance(rules, tuple) else (rules,)
 
 
 # -- NaN-safe products ------------------------------------------------------------------------------
@@ -228,9 +226,7 @@ class Node:
         self.saved = None       # what a residual kernel saved for the backward pass
         self.checksums = None   # anomaly mode: of the saved values, to catch raw NumPy writes
 
-    @property
-    def name(self):
-        return self.prim.name
+    name = property(lambda self: self.prim.name)
 
     def __call__(self):
         """The tangents of this node's inputs along the probing directions (directional mode): a
@@ -368,19 +364,13 @@ def record_ops():
     to replay: ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``. A composite
     (``gelu``) appears as the primitives it applies; NumPy on ``.data`` is not seen."""
     ops = []
-    token = _STATE.set(_STATE.get(_DEFAULT[0])._replace(recorder=ops))
-    try:
+    with scoped(recorder=ops):
         yield ops
-    finally:
-        _STATE.reset(token)
 
 
 def _apply_recorded(prim, args, params, directional_values, st):
-    token = _STATE.set(st._replace(recorder=None))      # what runs inside (forward mode...) is not recorded
-    try:
+    with scoped(recorder=None):     # what runs inside (forward mode...) is not recorded
         out = apply(prim, args, params, directional_values)
-    finally:
-        _STATE.reset(token)
     st.recorder.append(OpRecord(prim, tuple(args), dict(params), out))
     return out
 
@@ -432,13 +422,10 @@ def new_level():
 
 
 def _top_level(args, levels):
-    top = None
-    for a in args:
-        if isinstance(a, Tensor) and a._tangents:
-            for lvl in a._tangents:
-                if lvl in levels and (top is None or levels.index(lvl) > levels.index(top)):
-                    top = lvl
-    return top
+    """The innermost active level that some input carries a tangent for (None: none does)."""
+    found = [levels.index(lvl) for a in args if isinstance(a, Tensor) and a._tangents
+             for lvl in a._tangents if lvl in levels]
+    return levels[max(found)] if found else None
 
 
 def _apply_forward_mode(prim, args, params, level):
