@@ -51,9 +51,7 @@ class Tensor:
         if flag:
             _check_can_require_grad(self.data.dtype)
         elif self.node is not None:
-            raise RuntimeError(
-                "requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph"
-            )
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph")
         self.requires_grad = bool(flag)
         return self
 
@@ -83,9 +81,8 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
-            )
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                             "use .any() or .all()")
         return bool(self.data)
 
     def __len__(self):

@@ -312,25 +312,22 @@ def hessian(f, argnums=0, kinks=None):
     has no forward rule (a custom_vjp, say). With a tuple ``argnums``, ``H[i][j]`` is the block for
     arguments i and j."""
 
-    def one(i, j):
+    nums = argnums if isinstance(argnums, int) else tuple(argnums)
+
+    def block(i, j, args):
         gi = grad(f, argnums=i, kinks=kinks)
-
-        def block(*args):
-            try:
-                return jacobian(gi, argnums=j, mode="fwd", kinks=kinks)(*args)
-            except NotImplementedError:
-                return jacobian(gi, argnums=j, mode="rev", kinks=kinks)(*args)
-        return block
-
-    if isinstance(argnums, int):
-        return one(argnums, argnums)
-    nums = tuple(argnums)
+        try:
+            return jacobian(gi, argnums=j, mode="fwd", kinks=kinks)(*args)
+        except NotImplementedError:
+            return jacobian(gi, argnums=j, mode="rev", kinks=kinks)(*args)
 
     @functools.wraps(f)
-    def blocks(*args):
-        return tuple(tuple(one(i, j)(*args) for j in nums) for i in nums)
+    def wrapper(*args):
+        if isinstance(nums, int):
+            return block(nums, nums, args)
+        return tuple(tuple(block(i, j, args) for j in nums) for i in nums)
 
-    return blocks
+    return wrapper
 
 
 def hvp(f, primals, tangents, kinks=None):
