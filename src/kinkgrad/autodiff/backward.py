@@ -19,11 +19,9 @@ from .safety import NEWEST, check_checksums, check_finite, check_saved
 
 
 def toposort(roots, stop=()):
-    """Nodes reachable from ``roots`` (not looking through ``stop``), each before its parents.
-
-    An op's inputs are created before it, so the reachable set sorted by decreasing creation number
-    is a topological order: no recursion, and half the cost of a post-order walk (~0.4 us per op).
-    """
+    """Nodes reachable from ``roots`` (not looking through ``stop``), each before its parents: an op's
+    inputs are created before it, so decreasing creation number is a topological order (no recursion,
+    and half the cost of a post-order walk, ~0.4 us per op)."""
     stack = [r for r in roots if type(r) is Node]
     reached = set(stack)
     while stack:
@@ -92,9 +90,7 @@ class _Pass:
             else:
                 cts = node.prim.cotangents(node, g, m, xs, out)
             if self.anomaly:
-                for i, c in enumerate(cts):
-                    if c is not None and node.parents[i] is not None:
-                        check_finite(node, i, c)
+                check_finite(node, cts)
             for p, c, x in zip(node.parents, cts, node.xs):
                 if p is None:
                     continue
@@ -112,8 +108,7 @@ class _Pass:
                 node.xs = node.out = node.params = node.saved = None   # params may hold closures over a graph
 
     def targets_result(self, targets, names):
-        """The cotangents of ``targets`` (a transform's inputs); a warning for each one every path to
-        which was cut."""
+        """The cotangents of ``targets`` (a transform's inputs), warning for each one whose every path was cut."""
         self.captured.update((t, self.at_leaves.get(t)) for t in targets if type(t) is not Node)
         result = [self.captured.get(t) for t in targets]
         if self.cuts:
@@ -136,11 +131,8 @@ class _Pass:
 
 
 def run_backward(roots, cotangents, *, create_graph, retain_graph, targets=None, target_names=None):
-    """Propagate ``cotangents`` from ``roots`` (Nodes or leaf Tensors).
-
-    With ``targets`` (graph handles), return their cotangents and leave ``.grad`` untouched;
-    otherwise accumulate into the ``.grad`` of every leaf reached.
-    """
+    """Propagate ``cotangents`` from ``roots`` (Nodes or leaf Tensors); return the cotangents of
+    ``targets`` (graph handles) if given, else accumulate into the ``.grad`` of every leaf reached."""
     run = _Pass(create_graph, retain_graph, set(targets) if targets else ())
     run.seed(roots, cotangents)
     # rules may divide by zero at singular points (sqrt'(0) = inf); that is the answer, not noise
@@ -173,8 +165,7 @@ def fit(c, x, m, opname):
 
 
 def graph_tensors(node):
-    """Rebuild a node's inputs and output as tensors wired into the graph (for create_graph),
-    with the forward-mode tangents they carried, if any."""
+    """A node's inputs and output as tensors wired into the graph (create_graph), with their tangents."""
     in_tangents, out_tangents = node.tangents or (None, None)
     xs = []
     for i, (parent, x) in enumerate(zip(node.parents, node.xs)):
@@ -191,8 +182,7 @@ def graph_tensors(node):
 
 
 def run_hooks(hooks, g, create_graph, where):
-    """Run ``hooks`` on the gradient ``g`` (of a node's output or a leaf); a hook that returns
-    something replaces ``g``, which must keep its shape and dtype."""
+    """Run ``hooks`` on the gradient ``g``; a hook that returns something replaces ``g`` (same shape, dtype)."""
     for hook in list(hooks):
         gt = g if create_graph else Tensor._wrap(np.asarray(g))
         r = hook(gt)

@@ -69,15 +69,16 @@ def check_checksums(node):
                 "would be wrong. Write through kinkgrad (t[...] = v) or copy first.")
 
 
-def check_finite(node, i, c):
+def check_finite(node, cts):
     """Anomaly mode: the first non-finite cotangent names the op, its line, and the input."""
-    raw = c.data if hasattr(c, "node") else np.asarray(c)
-    if raw.dtype.kind in "fc" and not np.isfinite(raw).all():
-        bad = "NaN" if np.isnan(raw).any() else "inf"
-        shapes = ", ".join(str(tuple(np.shape(x))) for x in node.xs)
-        raise FloatingPointError(
-            f"anomaly: {node.prim.name} (created at {node.site}) produced {bad} in the gradient for its input {i} "
-            f"(inputs of shapes {shapes}); the forward value there was {_summary(node.out)}")
+    for i, (p, c) in enumerate(zip(node.parents, cts)):
+        raw = None if p is None or c is None else (c.data if hasattr(c, "node") else np.asarray(c))
+        if raw is not None and raw.dtype.kind in "fc" and not np.isfinite(raw).all():
+            bad = "NaN" if np.isnan(raw).any() else "inf"
+            shapes = ", ".join(str(tuple(np.shape(x))) for x in node.xs)
+            raise FloatingPointError(
+                f"anomaly: {node.prim.name} (created at {node.site}) produced {bad} in the gradient for its input "
+                f"{i} (inputs of shapes {shapes}); the forward value there was {_summary(node.out)}")
 
 
 def _summary(a):
@@ -95,8 +96,7 @@ def detect_anomaly(enabled=True):
 
 
 def set_detect_anomaly(enabled):
-    default = default_state()
-    set_default(anomaly=bool(enabled), sites=bool(enabled) or default.policy.engine_flags()["sites"])
+    set_default(anomaly=bool(enabled), sites=bool(enabled) or default_state().policy.engine_flags()["sites"])
 
 
 def is_anomaly_enabled():
