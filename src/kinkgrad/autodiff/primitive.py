@@ -124,10 +124,7 @@ class Primitive:
                 if p is None:
                     cts.append(None)
                     continue
-                if i in decided:
-                    d = decided[i]
-                else:
-                    d = self.partial(i, m, out, xs, node.xs, params, g, node.site, node)
+                d = decided[i] if i in decided else self.partial(i, m, out, xs, node.xs, params, g, node.site, node)
                 if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
                     cts.append(None)
                     continue
@@ -171,10 +168,9 @@ def masked_product(m, g, d):
 
 
 def tangent_product(prim, m, t, d):
-    """Forward mode's ``t * d``, NaN-safe both ways: a zero *partial* (an input the op did not select)
-    wins over an infinite tangent (max(sqrt(x), 1) at 0); a zero tangent wins over an infinite
-    partial (sqrt at 0 along a direction that does not move x), while 0 times a NaN partial stays
-    NaN (0/0 has no derivative at all)."""
+    """Forward mode's ``t * d``, NaN-safe both ways: a zero partial (an unselected input) wins over an
+    infinite tangent (max(sqrt(x), 1) at 0), a zero tangent over an infinite partial (sqrt at 0 along
+    a direction not moving x); 0 times a NaN partial stays NaN (0/0 has no derivative at all)."""
     finite_d = isinstance(d, np.ndarray) and np.isfinite(d).all()
     if prim.exact_zero_partials and not (prim.singular and not finite_d):
         finite_t = np.isfinite(t).all() if isinstance(t, np.ndarray) else (
@@ -198,27 +194,21 @@ class Rules:
 
 class Node:
     """One recorded application of a primitive: what the backward rules need, nothing more.
-
-    ``parents[i]`` is the Node that produced input i, the leaf Tensor itself, or None when the
-    input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
-    """
+    ``parents[i]`` is the Node that produced input i, the leaf Tensor itself, or None (it needs no
+    gradient). Only raw arrays are saved, so no reference cycles run through tensors."""
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
                  "partials", "seq", "saved", "checksums", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
-        # creation order is a topological order (an op's inputs exist before it), so the backward
-        # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
-        self.seq = next(SEQ)
+        self.seq = next(SEQ)    # creation order, a topological order (see backward.toposort)
         self.prim = prim
         self.parents = parents
         self.xs = xs
         self.out = out
         self.params = params
         self._hooks = None
-        # forward-mode tangents of the inputs and the output, kept only while a jvp is active, so
-        # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
-        self.tangents = None
+        self.tangents = None    # the inputs' and output's tangents while a jvp is active, for a backward inside it
         self.site = None        # the user's file:line, recorded only when an audit or warning may need it
         self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
         self.dirs_out = None    # and the output's (computed on demand, memoized),
@@ -229,8 +219,7 @@ class Node:
     name = property(lambda self: self.prim.name)
 
     def __call__(self):
-        """The tangents of this node's inputs along the probing directions (directional mode): a
-        node is the directions provider the resolver is handed."""
+        """Directional mode: the tangents of the node's inputs (a node is the resolver's directions provider)."""
         return DIRECTIONAL[0].node_input_dirs(self)
 
     def __repr__(self):
@@ -239,15 +228,12 @@ class Node:
 
 def graph_handle(a):
     """The graph handle of an input: its node, itself if it is a leaf needing grad, else None."""
-    if a.node is not None:
-        return a.node
-    return a if a.requires_grad else None
+    return a.node if a.node is not None else (a if a.requires_grad else None)
 
 
 def apply(prim, args, params, directional_values=True):
-    """Run ``prim`` on ``args`` and record it for reverse mode when some input needs a gradient.
-    (``directional_values=False``: the kernel's own value even in directional mode, which calls this
-    to get the value it then adjusts at jumps and ties.)"""
+    """Run ``prim`` on ``args``, recorded for reverse mode when some input needs a gradient
+    (``directional_values=False``: the kernel's own value, which directional mode adjusts at jumps and ties)."""
     st = _STATE.get(_DEFAULT[0])
     if st.recorder is not None:
         return _apply_recorded(prim, args, params, directional_values, st)
@@ -395,12 +381,11 @@ def _describe(xs):
 
 
 def _op_error(prim, xs, e):
-    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
-    ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
+    """A kernel's error again, naming the op and the shapes and dtypes it was given."""
     message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
     try:
         return type(e)(message)
-    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments
+    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments: the plain class it derives from
         return next(k for k in (TypeError, ValueError, IndexError) if isinstance(e, k))(message)
 
 
@@ -447,9 +432,7 @@ def _apply_forward_mode(prim, args, params, level):
                     t = Rules.graph.broadcast_to(t, out.shape)
                 if t.dtype != out.dtype and out.dtype.kind == "f":
                     t = Rules.graph.cast(t, dtype=out.dtype)
-    if t is not None:
-        out._tangents = dict(out._tangents or {})
-        out._tangents[level] = t
-        if out.node is not None:
-            out.node.tangents = ([a._tangents if isinstance(a, Tensor) else None for a in args], out._tangents)
+                out._tangents = {**(out._tangents or {}), level: t}
+                if out.node is not None:
+                    out.node.tangents = ([a._tangents if isinstance(a, Tensor) else None for a in args], out._tangents)
     return out

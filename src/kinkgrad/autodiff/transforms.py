@@ -53,16 +53,13 @@ def _seed_directions(lifted, direction):
 def _lift(x, what, reverse=True):
     """A fresh graph handle for a transform's input, still linked to any outer graph or tangent
     (``reverse``: it is differentiated in reverse mode, so it requires grad)."""
-    if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, what)
-        if x.requires_grad and state().grad_enabled:
-            return _identity(x)
-        t = Tensor._wrap(x.data)
-        t._tangents = x._tangents
-    else:
-        arr = _to_array(x)
-        _check_can_require_grad(arr.dtype, what)
-        t = Tensor._wrap(arr)
+    given = isinstance(x, Tensor)
+    arr = x.data if given else _to_array(x)
+    _check_can_require_grad(arr.dtype, what)
+    if given and x.requires_grad and state().grad_enabled:
+        return _identity(x)
+    t = Tensor._wrap(arr)
+    t._tangents = x._tangents if given else None
     t.requires_grad = reverse
     return t
 
