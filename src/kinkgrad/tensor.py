@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-_FLOAT_KINDS = "f"
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
 
 
-def is_float_dtype(dtype) -> bool:
-    return np.dtype(dtype).kind in _FLOAT_KINDS
-
-
 def _check_can_require_grad(dtype, what="tensor"):
-    if not is_float_dtype(dtype):
+    if np.dtype(dtype).kind != "f":
         raise TypeError(
             f"only floating-point tensors can require gradients, but this {what} has dtype "
             f"{np.dtype(dtype).name}; convert it first, e.g. kg.tensor(data, dtype='float32')"
@@ -32,17 +27,14 @@ class Tensor:
     tensor([ 2., -4.])
     """
 
+    # _tangents: forward-mode tangents by level; _cut: the (op, site) pairs that cut this value off the graph,
+    # for warnings; _dir: directional mode's (policy, [tangent along each probing direction])
     __slots__ = ("data", "grad", "requires_grad", "node", "_tangents", "_hooks", "_cut", "_dir", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _to_array(data, dtype)
-        self.grad = None
-        self.node = None
-        self._tangents = None
-        self._hooks = None
-        self._cut = None        # (op, site) pairs that cut this value off the graph, for warnings
-        self._dir = None        # directional mode: (policy, [tangent along each probing direction])
+        self.grad = self.node = self._tangents = self._hooks = self._cut = self._dir = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -53,19 +45,13 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: self.data.size)
     is_leaf = property(lambda self: self.node is None)
-
-    @property
-    def grad_fn(self):
-        """The node that produced this tensor (None for leaves), as in PyTorch."""
-        return self.node
+    grad_fn = property(lambda self: self.node, doc="The node that made this tensor (None for a leaf), as in PyTorch.")
 
     def requires_grad_(self, flag=True):
         if flag:
             _check_can_require_grad(self.data.dtype)
         elif self.node is not None:
-            raise RuntimeError(
-                "requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph"
-            )
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use .detach() to cut it from the graph")
         self.requires_grad = bool(flag)
         return self
 
@@ -95,9 +81,8 @@ class Tensor:
 
     def __bool__(self):
         if self.data.size != 1:
-            raise ValueError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
-            )
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous; "
+                             "use .any() or .all()")
         return bool(self.data)
 
     def __len__(self):
@@ -146,13 +131,9 @@ class Tensor:
         """Fast constructor for results of ops: no conversion, no checks."""
         t = object.__new__(Tensor)
         t.data = data
-        t.grad = None
         t.node = node
         t.requires_grad = node is not None
-        t._tangents = None
-        t._hooks = None
-        t._cut = None
-        t._dir = None
+        t.grad = t._tangents = t._hooks = t._cut = t._dir = None
         return t
 
 

@@ -1,18 +1,15 @@
 """Directional mode: certified generalized gradients (Kakade & Lee 2018; Khan & Barton's
 lexicographic derivatives).
 
-Every differentiated input gets probing directions v1, v2, ... (random, seeded, or given). At a
-kink the resolver picks the piece that is active on x + t v1 for small t > 0, by the sign of the
-tangent of the op's switching quantity; where that tangent is exactly 0 it looks at v2, and so on
-(the lexicographic rule); tangents then go through the chosen piece. Comparisons decide equality
-the same way, so ``where`` follows. The reverse pass uses those choices, so the gradient returned
-is the gradient of one smooth piece of f that agrees with f on a set touching x: an element of the
-Bouligand (so Clarke) subdifferential for piecewise-smooth programs. ``relu(x) - relu(-x)`` gets 1.
+Every differentiated input gets probing directions v1, v2, ... (random, seeded, or given). At a kink
+the resolver picks the piece active on x + t v1 for small t > 0 by the sign of the switching
+quantity's tangent, looking at v2 where that is exactly 0, and so on; comparisons decide ties the
+same way. The reverse pass uses those choices, so the gradient is that of one smooth piece of f
+agreeing with f on a set touching x: an element of the Bouligand (so Clarke) subdifferential.
+``relu(x) - relu(-x)`` gets 1.
 
-Tangents are computed *on demand*: only when an op actually sits on a kink (or a comparison on a
-tie) are the tangents of its inputs computed, by running the recorded graph's own derivative
-rules forward on NumPy from the inputs, memoized per node. Away from kinks directional mode costs
-what locating the kinks costs, nothing more.
+Tangents are computed on demand, only for ops that sit on a kink or a tie, by running the recorded
+graph's own rules forward on NumPy (memoized per node): away from kinks it costs nothing more.
 """
 from __future__ import annotations
 
@@ -46,21 +43,15 @@ def seed_directions(t, policy, first=None):
 def _leaf_dirs(t):
     """A leaf's directions; one that requires grad and has none yet gets fresh seeded ones (this is
     how ``loss.backward()`` inside ``kg.kinks("directional")`` works)."""
-    d = t._dir
-    if d is not None:
-        return d[1]
-    if t.requires_grad and t.data.dtype.kind == "f":
+    if t._dir is None and t.requires_grad and t.data.dtype.kind == "f":
         seed_directions(t, current())
-        return t._dir[1]
-    return None
+    return t._dir[1] if t._dir is not None else None
 
 
 def _ref_dirs(ref):
-    if ref is None:
-        return None
     if type(ref) is Node:
         return ref.dirs_out if ref.dirs_out is not _NONE else None
-    return _leaf_dirs(ref)
+    return _leaf_dirs(ref) if ref is not None else None
 
 
 def node_input_dirs(node):
@@ -68,16 +59,13 @@ def node_input_dirs(node):
     if node.dirs is None:
         stack = [p for p in node.parents if type(p) is Node and p.dirs_out is None]
         while stack:
-            n = stack[-1]
-            if n.dirs_out is not None:
-                stack.pop()
-                continue
-            missing = [p for p in n.parents if type(p) is Node and p.dirs_out is None]
+            missing = [p for p in stack[-1].parents if type(p) is Node and p.dirs_out is None]
             if missing:
                 stack.extend(missing)
-                continue
-            stack.pop()
-            _compute(n)
+            else:
+                n = stack.pop()
+                if n.dirs_out is None:      # (a node reached twice is computed once)
+                    _compute(n)
         node.dirs = [_ref_dirs(p) for p in node.parents]
     return node.dirs
 
@@ -105,14 +93,13 @@ def _compute(n):
 
 
 def tensor_dirs(a):
+    """A value's tangents along the probing directions (None: it does not depend on them)."""
     if not isinstance(a, Tensor):
         return None
-    if a.node is not None:
+    if a.node is not None and a.node.dirs_out is None:
         node_input_dirs(a.node)
-        if a.node.dirs_out is None:
-            _compute(a.node)
-        return a.node.dirs_out if a.node.dirs_out is not _NONE else None
-    return _leaf_dirs(a) if a.requires_grad or a._dir is not None else None
+        _compute(a.node)
+    return _ref_dirs(a.node if a.node is not None else a)
 
 
 def apply_directional(prim, args, params):
@@ -135,11 +122,7 @@ def _compare(prim, args, out):
     K = len(da if da is not None else db)
     diffs = [np.asarray(da[k] if da is not None else 0.0) - np.asarray(db[k] if db is not None else 0.0)
              for k in range(K)]
-    sign, counts = first_nonzero_sign([np.broadcast_to(d, tie.shape)[tie] for d in diffs])
-    full = np.zeros(tie.shape)
-    full[tie] = sign
-    out.data = np.where(tie, prim.tie_break(full), out.data)
-    _certify(prim.name, counts, len(sign))
+    out.data = np.where(tie, prim.tie_break(_decide(prim.name, tie, diffs)), out.data)
     return out
 
 
@@ -159,19 +142,22 @@ def _jump(prim, args, params, out):
     dirs = tensor_dirs(x)
     if dirs is None:
         return out
-    sign, counts = first_nonzero_sign([np.broadcast_to(t, at.shape)[at] for t in dirs])
-    step = np.zeros(at.shape)
-    step[at] = sign
+    step = _decide(prim.name, at, dirs)
     nudged = np.where(step > 0, np.nextafter(xs[0], np.inf), np.where(step < 0, np.nextafter(xs[0], -np.inf), xs[0]))
     out.data = np.asarray(prim.kernel(nudged, *xs[1:], **params)).astype(out.data.dtype, copy=False)
-    _certify(prim.name, counts, len(sign))
     return out
 
 
-def _certify(op, counts, total):
+def _decide(op, mask, tangents):
+    """The sign of the first nonzero tangent at each point of ``mask`` (0 elsewhere); the audit counts
+    which direction decided each point."""
+    sign, counts = first_nonzero_sign([np.broadcast_to(t, mask.shape)[mask] for t in tangents])
     audit = current().audit
-    if audit is not None and total:
-        audit.record_directional(op, running().site, counts, total)
+    if audit is not None and len(sign):
+        audit.record_directional(op, running().site, counts, len(sign))
+    full = np.zeros(mask.shape)
+    full[mask] = sign
+    return full
 
 
 def _as_output_tangent(t, out):

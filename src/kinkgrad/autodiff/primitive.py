@@ -1,24 +1,17 @@
 """Primitives: the one place where an operation's forward kernel and derivative rules are declared.
 
-A primitive states its derivative once and every mode is computed from it:
+A primitive states its derivative once and every mode is computed from it. Elementwise ops give
+``derivs``, one partial ``∂out/∂x_i`` per input: reverse mode multiplies it by the cotangent ``g``,
+forward and directional mode by the tangent ``t``, and ``Primitive.partial`` applies the kink policy
+for all three. Other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either
+``jvp`` (``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the JVP is the op applied to the tangent).
+``residual=i``: the kernel also returns what input i's gradient needs again (a convolution's im2col
+matrix), kept only when that input needs a gradient and given to the plain backward's rules as
+``saved=`` (a rule running on kinkgrad ops recomputes it from the inputs, to stay differentiable).
 
-* elementwise ops give ``derivs``: one function per input returning the partial derivative
-  ``∂out/∂x_i``; reverse mode multiplies it by the cotangent ``g``, forward and directional mode by
-  the tangent ``t`` (``Primitive.partial`` is the one place where the kink policy and NaN-safety
-  apply, for all three);
-* other ops give ``vjp`` (per input, ``(m, g, out, *xs) -> cotangent``) and either ``jvp`` (per
-  input, ``(m, t, out, *xs) -> tangent``) or ``linear=True`` (the op is linear in each
-  differentiable input, so its JVP is the op itself applied to the tangent);
-* an op whose forward kernel computes something one input's gradient needs again (a convolution's
-  im2col matrix, for the weight) declares ``residual=i`` (that input's index): the kernel returns
-  ``(out, saved)``, the node keeps ``saved`` only when input i needs a gradient, and the reverse
-  rules get it as ``saved=`` (a NumPy value, for the plain backward only: a rule running on
-  kinkgrad ops recomputes what it needs from the inputs, so it stays differentiable).
-
-Rules are written against a math namespace ``m``: during a plain backward pass ``m`` is NumPy
-(``Rules.numpy``) and the rule runs at NumPy speed; with ``create_graph`` or nested transforms ``m``
-is kinkgrad's ops themselves (``Rules.graph``) and the same rule builds a differentiable graph, so
-higher derivatives come free.
+Rules are written against a namespace ``m``: NumPy in a plain backward pass (``Rules.numpy``, NumPy
+speed); kinkgrad's own ops with ``create_graph`` or nested transforms (``Rules.graph``), so the same
+rule builds a differentiable graph and higher derivatives come free.
 """
 from __future__ import annotations
 
@@ -39,12 +32,11 @@ from .safety import SEQ, checksums
 class Primitive:
     """A named operation with its forward kernel, derivative rules and optional kink declaration.
 
-    ``joint_rules``: one vjp returning every cotangent and one jvp taking every tangent (ops with a
-    variable number of inputs); ``exact_zero_partials``: some partials are exactly 0 where an input
-    is not selected (relu below 0, the loser of maximum), and forward mode keeps those products 0
-    even against an infinite tangent; ``singular``: the derivative can be inf/NaN (sqrt, log, 1/x),
-    and reverse mode keeps a zero cotangent's products 0; ``tie_break(sign)``: a comparison's result
-    at equality given the sign of the tangent difference (directional mode).
+    ``joint_rules``: one vjp returning every cotangent, one jvp taking every tangent (variadic ops);
+    ``exact_zero_partials``: a partial is exactly 0 where its input is not selected (relu below 0),
+    so forward mode keeps it 0 even against an infinite tangent; ``singular``: the derivative can be
+    inf/NaN (sqrt, log), so reverse mode keeps a zero cotangent's products 0; ``tie_break(sign)``: a
+    comparison's result at equality, given the sign of the tangent difference (directional mode).
     """
 
     __slots__ = ("name", "impl", "derivs", "vjps", "jvps", "linear", "kinks", "differentiable",
@@ -82,18 +74,16 @@ class Primitive:
 
     # -- the derivative, for every mode ----------------------------------------------------------
     def partial(self, i, m, out, xs, raw_xs, params, g=None, site=None, directions=None):
-        """∂out/∂x_i of an elementwise op with the kink policy applied: reverse, forward and
-        directional mode all take their derivatives from here (``g``: the upstream cotangent or
-        tangent, for the audit; ``directions``: the inputs' probing tangents, directional mode)."""
+        """∂out/∂x_i of an elementwise op, kink policy applied, for every mode (``g``: the upstream
+        cotangent or tangent, for the audit; ``directions``: the inputs' probing tangents)."""
         d = self.derivs[i](m, out, *xs, **params)
         if self.kinks is not None:
             d = resolve_elementwise(self.name, self.kinks, i, d, m, raw_xs, params, g, site, directions)
         return d
 
     def tangent(self, m, ts, out, xs, params, raw_xs=None, partials=None):
-        """The output tangent ``Σ_i ∂out/∂x_i t_i`` for input tangents ``ts`` (None = zero): forward
-        mode (``m`` = kinkgrad ops) and directional mode (``m`` = NumPy, ``partials`` resolved once
-        for every direction)."""
+        """The output tangent ``Σ_i ∂out/∂x_i t_i`` for input tangents ``ts`` (None = zero), for forward
+        mode and directional mode (which resolves ``partials`` once for every direction)."""
         if self.joint_rules and self.jvps is not None:
             return self.jvps[0](m, ts, out, *xs, **params)
         total = None
@@ -134,10 +124,7 @@ class Primitive:
                 if p is None:
                     cts.append(None)
                     continue
-                if i in decided:
-                    d = decided[i]
-                else:
-                    d = self.partial(i, m, out, xs, node.xs, params, g, node.site, node)
+                d = decided[i] if i in decided else self.partial(i, m, out, xs, node.xs, params, g, node.site, node)
                 if self.piecewise_constant and not np.any(d.data if isinstance(d, Tensor) else d):
                     cts.append(None)
                     continue
@@ -167,27 +154,23 @@ class Primitive:
 
 
 def _rules(rules):
-    if rules is None or isinstance(rules, tuple):
-        return rules
-    return (rules,)
+    return rules if rules is None or isinstance(rules, tuple) else (rules,)
 
 
 # -- NaN-safe products ------------------------------------------------------------------------------
 def masked_product(m, g, d):
-    """Reverse mode's ``g * d`` that is exactly 0 wherever ``g`` is 0, even where ``d`` is inf or NaN:
-    a branch that ``where`` did not select receives a zero cotangent, and its own singular
-    derivative (sqrt'(0) = inf) must not turn that zero into NaN. Checked only when ``d`` is not
-    finite, and only for ops declared ``singular``."""
+    """Reverse mode's ``g * d``, exactly 0 wherever ``g`` is 0 even where ``d`` is inf or NaN: a branch
+    ``where`` did not select gets a zero cotangent, which its singular derivative (sqrt'(0) = inf)
+    must not turn into NaN."""
     if isinstance(d, np.ndarray) and isinstance(g, np.ndarray) and np.isfinite(d).all():
         return g * d
     return m.where(g == 0, 0.0, g * d)
 
 
 def tangent_product(prim, m, t, d):
-    """Forward mode's ``t * d``, NaN-safe both ways: a zero *partial* (an input the op did not select)
-    wins over an infinite tangent (max(sqrt(x), 1) at 0); a zero tangent wins over an infinite
-    partial (sqrt at 0 along a direction that does not move x), while 0 times a NaN partial stays
-    NaN (0/0 has no derivative at all)."""
+    """Forward mode's ``t * d``, NaN-safe both ways: a zero partial (an unselected input) wins over an
+    infinite tangent (max(sqrt(x), 1) at 0), a zero tangent over an infinite partial (sqrt at 0 along
+    a direction not moving x); 0 times a NaN partial stays NaN (0/0 has no derivative at all)."""
     finite_d = isinstance(d, np.ndarray) and np.isfinite(d).all()
     if prim.exact_zero_partials and not (prim.singular and not finite_d):
         finite_t = np.isfinite(t).all() if isinstance(t, np.ndarray) else (
@@ -203,9 +186,7 @@ DIRECTIONAL = [None]          # the directional-mode module (installed by it): t
 
 
 class Rules:
-    """The two namespaces derivative rules are written against, installed by ``kinkgrad.ops``:
-    ``numpy`` (a plain backward pass and directional mode, at NumPy speed) and ``graph`` (kinkgrad's
-    own ops, so the rules build a differentiable graph: create_graph, forward mode)."""
+    """The two namespaces rules are written against (``numpy`` and ``graph``), installed by ``kinkgrad.ops``."""
 
     numpy = None
     graph = None
@@ -213,27 +194,21 @@ class Rules:
 
 class Node:
     """One recorded application of a primitive: what the backward rules need, nothing more.
-
-    ``parents[i]`` is the Node that produced input i, the leaf Tensor itself, or None when the
-    input needs no gradient. Only raw arrays are saved, so no reference cycles through tensors.
-    """
+    ``parents[i]`` is the Node that produced input i, the leaf Tensor itself, or None (it needs no
+    gradient). Only raw arrays are saved, so no reference cycles run through tensors."""
 
     __slots__ = ("prim", "parents", "xs", "out", "params", "_hooks", "tangents", "site", "dirs", "dirs_out",
                  "partials", "seq", "saved", "checksums", "__weakref__")
 
     def __init__(self, prim, parents, xs, out, params):
-        # creation order is a topological order (an op's inputs exist before it), so the backward
-        # pass needs only the set of reachable nodes, sorted by this number: no post-order walk
-        self.seq = next(SEQ)
+        self.seq = next(SEQ)    # creation order, a topological order (see backward.toposort)
         self.prim = prim
         self.parents = parents
         self.xs = xs
         self.out = out
         self.params = params
         self._hooks = None
-        # forward-mode tangents of the inputs and the output, kept only while a jvp is active, so
-        # a backward pass run inside jvp (forward-over-reverse: hvp, hessian) sees them again
-        self.tangents = None
+        self.tangents = None    # the inputs' and output's tangents while a jvp is active, for a backward inside it
         self.site = None        # the user's file:line, recorded only when an audit or warning may need it
         self.dirs = None        # directional mode: the inputs' tangents along the probing directions,
         self.dirs_out = None    # and the output's (computed on demand, memoized),
@@ -241,13 +216,10 @@ class Node:
         self.saved = None       # what a residual kernel saved for the backward pass
         self.checksums = None   # anomaly mode: of the saved values, to catch raw NumPy writes
 
-    @property
-    def name(self):
-        return self.prim.name
+    name = property(lambda self: self.prim.name)
 
     def __call__(self):
-        """The tangents of this node's inputs along the probing directions (directional mode): a
-        node is the directions provider the resolver is handed."""
+        """Directional mode: the tangents of the node's inputs (a node is the resolver's directions provider)."""
         return DIRECTIONAL[0].node_input_dirs(self)
 
     def __repr__(self):
@@ -256,15 +228,12 @@ class Node:
 
 def graph_handle(a):
     """The graph handle of an input: its node, itself if it is a leaf needing grad, else None."""
-    if a.node is not None:
-        return a.node
-    return a if a.requires_grad else None
+    return a.node if a.node is not None else (a if a.requires_grad else None)
 
 
 def apply(prim, args, params, directional_values=True):
-    """Run ``prim`` on ``args`` and record it for reverse mode when some input needs a gradient.
-    (``directional_values=False``: the kernel's own value even in directional mode, which calls this
-    to get the value it then adjusts at jumps and ties.)"""
+    """Run ``prim`` on ``args``, recorded for reverse mode when some input needs a gradient
+    (``directional_values=False``: the kernel's own value, which directional mode adjusts at jumps and ties)."""
     st = _STATE.get(_DEFAULT[0])
     if st.recorder is not None:
         return _apply_recorded(prim, args, params, directional_values, st)
@@ -377,25 +346,17 @@ class OpRecord(NamedTuple):
 
 @contextlib.contextmanager
 def record_ops():
-    """Record every primitive applied inside the block, in order (what an exporter or a tracing
-    compiler replays): ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``.
-
-    Only primitives are recorded (a composite such as ``gelu`` appears as the primitives it applies);
-    values computed outside kinkgrad ops (NumPy on ``.data``, ``.item()``) are not."""
+    """Record every primitive applied inside the block, in order, for an exporter or a tracing compiler
+    to replay: ``with kg.record_ops() as ops: y = f(x)`` gives a list of ``OpRecord``. A composite
+    (``gelu``) appears as the primitives it applies; NumPy on ``.data`` is not seen."""
     ops = []
-    token = _STATE.set(_STATE.get(_DEFAULT[0])._replace(recorder=ops))
-    try:
+    with scoped(recorder=ops):
         yield ops
-    finally:
-        _STATE.reset(token)
 
 
 def _apply_recorded(prim, args, params, directional_values, st):
-    token = _STATE.set(st._replace(recorder=None))      # what runs inside (forward mode...) is not recorded
-    try:
+    with scoped(recorder=None):     # what runs inside (forward mode...) is not recorded
         out = apply(prim, args, params, directional_values)
-    finally:
-        _STATE.reset(token)
     st.recorder.append(OpRecord(prim, tuple(args), dict(params), out))
     return out
 
@@ -420,12 +381,11 @@ def _describe(xs):
 
 
 def _op_error(prim, xs, e):
-    """Re-raise a kernel's error naming the op and the shapes and dtypes it was given (as the plain
-    ValueError / TypeError / IndexError it derives from when its own type needs other arguments)."""
+    """A kernel's error again, naming the op and the shapes and dtypes it was given."""
     message = f"{prim.name}: {e} (inputs: {_describe(xs)})"
     try:
         return type(e)(message)
-    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments
+    except TypeError:       # NumPy's UFuncTypeError and kin take other arguments: the plain class it derives from
         return next(k for k in (TypeError, ValueError, IndexError) if isinstance(e, k))(message)
 
 
@@ -447,13 +407,10 @@ def new_level():
 
 
 def _top_level(args, levels):
-    top = None
-    for a in args:
-        if isinstance(a, Tensor) and a._tangents:
-            for lvl in a._tangents:
-                if lvl in levels and (top is None or levels.index(lvl) > levels.index(top)):
-                    top = lvl
-    return top
+    """The innermost active level that some input carries a tangent for (None: none does)."""
+    found = [levels.index(lvl) for a in args if isinstance(a, Tensor) and a._tangents
+             for lvl in a._tangents if lvl in levels]
+    return levels[max(found)] if found else None
 
 
 def _apply_forward_mode(prim, args, params, level):
@@ -475,9 +432,7 @@ def _apply_forward_mode(prim, args, params, level):
                     t = Rules.graph.broadcast_to(t, out.shape)
                 if t.dtype != out.dtype and out.dtype.kind == "f":
                     t = Rules.graph.cast(t, dtype=out.dtype)
-    if t is not None:
-        out._tangents = dict(out._tangents or {})
-        out._tangents[level] = t
-        if out.node is not None:
-            out.node.tangents = ([a._tangents if isinstance(a, Tensor) else None for a in args], out._tangents)
+                out._tangents = {**(out._tangents or {}), level: t}
+                if out.node is not None:
+                    out.node.tangents = ([a._tangents if isinstance(a, Tensor) else None for a in args], out._tangents)
     return out

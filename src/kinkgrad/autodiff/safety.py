@@ -1,14 +1,11 @@
-"""No silent wrong gradient from what the graph saved: in-place writes after an op saved a value are
-detected (version counters, as PyTorch has them), and anomaly mode traces NaN/inf in a backward
-pass to the op that produced it.
+"""No silent wrong gradient from what the graph saved: in-place writes after an op saved a value
+raise (version counters, as in PyTorch), and anomaly mode traces NaN/inf to the op that made it.
 
-Every write through kinkgrad (item assignment, ``+=`` and the other in-place operators, ``add_``...)
-stamps the written memory with the next number of the counter that also numbers graph nodes. A
-node created before that stamp saved a value that has since changed: backward through it raises.
-Memory is identified by its NumPy base array, so ``detach()`` and views share the stamp. Only
-nodes older than the newest write are checked, so a training loop (forward, backward, update)
-pays nothing. Raw NumPy writes (``t.data[...] = v``, ``t.numpy()[...] = v``) are the documented
-escape hatch, as ``.data`` is in PyTorch; under ``kg.detect_anomaly()`` checksums catch them too.
+Every write through kinkgrad (``t[i] = v``, ``+=``, ``add_``...) stamps the written memory (its NumPy
+base array, so views and ``detach()`` share it) from the counter that also numbers graph nodes: a
+node older than the stamp saved a value that has since changed. Only nodes older than the newest
+write are checked, so a training loop pays nothing. Raw NumPy writes (``t.data[...] = v``) are the
+escape hatch, as in PyTorch; under ``kg.detect_anomaly()`` checksums catch them too.
 """
 from __future__ import annotations
 
@@ -38,12 +35,16 @@ def record_write(array):
     NEWEST[0] = stamp
 
 
+def _saved(node):
+    """What a node saved, each with how an error names it: its inputs, then its output."""
+    return [(f"input {i}", a) for i, a in enumerate(node.xs)] + [("its output", node.out)]
+
+
 def check_saved(node):
-    """Raise if a value ``node`` saved (an input or its output) was written after the node was made.
-    (A stamp of a dead array whose id was reused is older than any node saving the new one.)"""
-    for i, a in enumerate(node.xs + (node.out,)):
+    """Raise if a value ``node`` saved was written after the node was made. (A stamp of a dead
+    array whose id was reused is older than any node saving the new one.)"""
+    for what, a in _saved(node):
         if isinstance(a, np.ndarray) and _WRITES.get(id(base_of(a)), -1) > node.seq:
-            what = f"input {i}" if i < len(node.xs) else "its output"
             where = (f", created at {node.site}" if node.site is not None else
                      "; run the forward pass under kg.detect_anomaly() to see the line that created it")
             raise RuntimeError(
@@ -60,24 +61,24 @@ def checksums(xs, out):
 
 def check_checksums(node):
     """Anomaly mode: a saved value changed by a raw NumPy write (which stamps nothing)."""
-    for i, (a, c) in enumerate(zip(node.xs + (node.out,), checksums(node.xs, node.out))):
-        if c != node.checksums[i]:
-            what = f"input {i}" if i < len(node.xs) else "its output"
+    for (what, a), now, then in zip(_saved(node), checksums(node.xs, node.out), node.checksums):
+        if now != then:
             raise RuntimeError(
                 f"{node.prim.name} (created at {node.site}): {what} (shape {a.shape}) was changed after the op "
                 "saved it, by a write that bypassed kinkgrad (t.data[...] = or t.numpy()[...] =); its gradient "
                 "would be wrong. Write through kinkgrad (t[...] = v) or copy first.")
 
 
-def check_finite(node, i, c):
+def check_finite(node, cts):
     """Anomaly mode: the first non-finite cotangent names the op, its line, and the input."""
-    raw = c.data if hasattr(c, "node") else np.asarray(c)
-    if raw.dtype.kind in "fc" and not np.isfinite(raw).all():
-        bad = "NaN" if np.isnan(raw).any() else "inf"
-        shapes = ", ".join(str(tuple(np.shape(x))) for x in node.xs)
-        raise FloatingPointError(
-            f"anomaly: {node.prim.name} (created at {node.site}) produced {bad} in the gradient for its input {i} "
-            f"(inputs of shapes {shapes}); the forward value there was {_summary(node.out)}")
+    for i, (p, c) in enumerate(zip(node.parents, cts)):
+        raw = None if p is None or c is None else (c.data if hasattr(c, "node") else np.asarray(c))
+        if raw is not None and raw.dtype.kind in "fc" and not np.isfinite(raw).all():
+            bad = "NaN" if np.isnan(raw).any() else "inf"
+            shapes = ", ".join(str(tuple(np.shape(x))) for x in node.xs)
+            raise FloatingPointError(
+                f"anomaly: {node.prim.name} (created at {node.site}) produced {bad} in the gradient for its input "
+                f"{i} (inputs of shapes {shapes}); the forward value there was {_summary(node.out)}")
 
 
 def _summary(a):
@@ -95,8 +96,7 @@ def detect_anomaly(enabled=True):
 
 
 def set_detect_anomaly(enabled):
-    default = default_state()
-    set_default(anomaly=bool(enabled), sites=bool(enabled) or default.policy.engine_flags()["sites"])
+    set_default(anomaly=bool(enabled), sites=bool(enabled) or default_state().policy.engine_flags()["sites"])
 
 
 def is_anomaly_enabled():

@@ -53,16 +53,13 @@ def _seed_directions(lifted, direction):
 def _lift(x, what, reverse=True):
     """A fresh graph handle for a transform's input, still linked to any outer graph or tangent
     (``reverse``: it is differentiated in reverse mode, so it requires grad)."""
-    if isinstance(x, Tensor):
-        _check_can_require_grad(x.dtype, what)
-        if x.requires_grad and state().grad_enabled:
-            return _identity(x)
-        t = Tensor._wrap(x.data)
-        t._tangents = x._tangents
-    else:
-        arr = _to_array(x)
-        _check_can_require_grad(arr.dtype, what)
-        t = Tensor._wrap(arr)
+    given = isinstance(x, Tensor)
+    arr = x.data if given else _to_array(x)
+    _check_can_require_grad(arr.dtype, what)
+    if given and x.requires_grad and state().grad_enabled:
+        return _identity(x)
+    t = Tensor._wrap(arr)
+    t._tangents = x._tangents if given else None
     t.requires_grad = reverse
     return t
 
@@ -70,11 +67,8 @@ def _lift(x, what, reverse=True):
 def _needs_graph(args):
     """Record the backward pass itself when an enclosing computation may differentiate it."""
     st = state()
-    if not st.grad_enabled:
-        return False
-    if st.depth or st.levels:
-        return True
-    return any(isinstance(a, Tensor) and (a.requires_grad or a._tangents) for a in args)
+    return st.grad_enabled and bool(st.depth or st.levels or any(
+        isinstance(a, Tensor) and (a.requires_grad or a._tangents) for a in args))
 
 
 def _argnums_tuple(argnums, nargs, fname):
@@ -89,10 +83,10 @@ def _argnums_tuple(argnums, nargs, fname):
 def _pullback(outs, cotangents, handles, create_graph, retain, names):
     roots, cts, cuts = [], [], []
     for y, ct in zip(outs, cotangents):
-        if isinstance(y, Tensor) and y.requires_grad:
+        if y.requires_grad:
             roots.append(y.node if y.node is not None else y)
             cts.append(ct)
-        elif isinstance(y, Tensor) and y._cut:
+        elif y._cut:
             cuts.extend(y._cut)
     if not roots:
         for name in names if cuts else ():
@@ -106,19 +100,30 @@ def _pullback(outs, cotangents, handles, create_graph, retain, names):
 def _as_result(g, like, create_graph):
     if g is None:
         return Tensor._wrap(np.zeros_like(like.data))
-    if create_graph:
-        return g
-    return Tensor._wrap(np.array(g, dtype=like.dtype, copy=False) if np.ndim(g) else np.asarray(g, like.dtype))
+    return g if create_graph else Tensor._wrap(np.asarray(g, like.dtype))
 
 
-def _warn_constant(f, transform):
-    warnings.warn(f"{transform}: {getattr(f, '__name__', 'f')} returned a NumPy value or a number, not a kinkgrad "
-                  "tensor, so it does not depend on its inputs and its derivative is zero; compute it with kinkgrad "
-                  "ops (kg.exp, x @ w ...) to differentiate it", UserWarning, stacklevel=user_frame(2)[1] + 1)
+def _name(f):
+    return getattr(f, "__name__", "f")
 
 
-def _argname(f, i):
-    return f"argument {i} of {getattr(f, '__name__', 'f')}"
+def _lift_args(f, args, nums):
+    """``args`` with those at ``nums`` replaced by fresh graph handles, and the handles."""
+    args = list(args)
+    lifted = [_lift(args[i], f"argument {i} of {_name(f)}") for i in nums]
+    for i, t in zip(nums, lifted):
+        args[i] = t
+    return args, lifted
+
+
+def _tensors(f, outs, transform):
+    """``f``'s outputs as tensors: a NumPy value or a number cannot depend on the inputs, so it is
+    differentiated as a constant, with a warning."""
+    if not all(isinstance(o, Tensor) for o in outs):
+        warnings.warn(f"{transform}: {_name(f)} returned a NumPy value or a number, not a kinkgrad tensor, so it "
+                      "does not depend on its inputs and its derivative is zero; compute it with kinkgrad ops "
+                      "(kg.exp, x @ w ...) to differentiate it", UserWarning, stacklevel=user_frame(2)[1] + 1)
+    return tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
 
 
 def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):
@@ -152,29 +157,21 @@ def value_and_grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed
 
 
 def _value_and_grads(f, args, kwargs, nums, has_aux, create_graph, direction):
-    st = state()
-    args = list(args)
-    lifted = [_lift(args[i], f"argument {i} of {getattr(f, '__name__', 'f')}") for i in nums]
+    args, lifted = _lift_args(f, args, nums)
     _seed_directions(lifted, direction)
-    for i, t in zip(nums, lifted):
-        args[i] = t
-    with scoped(grad_enabled=True, depth=st.depth + 1):
+    with scoped(grad_enabled=True, depth=state().depth + 1):
         res = f(*args, **kwargs)
     y, aux = res if has_aux else (res, None)
-    if not isinstance(y, Tensor):
-        _warn_constant(f, "grad")
-        y = Tensor._wrap(np.asarray(y))
+    (y,) = _tensors(f, (y,), "grad")
     if y.data.size != 1:
-        raise TypeError(f"grad: {getattr(f, '__name__', 'f')} must return a scalar, got shape {y.shape}; "
+        raise TypeError(f"grad: {_name(f)} must return a scalar, got shape {y.shape}; "
                         "use kg.vjp or kg.jacobian for non-scalar outputs")
     if not np.issubdtype(y.dtype, np.floating):
-        raise TypeError(f"grad: {getattr(f, '__name__', 'f')} returned dtype {y.dtype.name}; "
+        raise TypeError(f"grad: {_name(f)} returned dtype {y.dtype.name}; "
                         "differentiable outputs must be floating point")
-    ones = np.ones_like(y.data)
-    if create_graph:
-        ones = Tensor._wrap(ones)
-    handles = [graph_handle(t) for t in lifted]
-    gs = _pullback([y], [ones], handles, create_graph, retain=create_graph, names=[_argname(f, i) for i in nums])
+    ones = Tensor._wrap(np.ones_like(y.data)) if create_graph else np.ones_like(y.data)
+    gs = _pullback([y], [ones], [graph_handle(t) for t in lifted], create_graph, retain=create_graph,
+                   names=[f"argument {i} of {_name(f)}" for i in nums])
     grads = tuple(_as_result(g, t, create_graph) for g, t in zip(gs, lifted))
     if not create_graph:
         y = y.detach()
@@ -192,37 +189,30 @@ def grad(f, argnums=0, has_aux=False, kinks=None, direction=None, seed=None):
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
-        (value, g) = vg(*args, **kwargs)
-        if has_aux:
-            return g, value[1]
-        return g
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
     return wrapper
 
 
 def _outputs_tuple(out):
-    if isinstance(out, (tuple, list)):
-        return tuple(out), True
-    return (out,), False
+    return (tuple(out), True) if isinstance(out, (tuple, list)) else ((out,), False)
 
 
 def vjp(f, *primals, has_aux=False, kinks=None):
     """``(f(*primals), pullback)`` where ``pullback(cotangent)`` gives one cotangent per primal."""
     create_graph = _needs_graph(primals)
-    st = state()
     with _kink_scope(kinks):
-        lifted = [_lift(x, f"argument {i}") for i, x in enumerate(primals)]
-        with scoped(grad_enabled=True, depth=st.depth + 1):
-            res = f(*lifted)
+        args, lifted = _lift_args(f, primals, range(len(primals)))
+        with scoped(grad_enabled=True, depth=state().depth + 1):
+            res = f(*args)
     out, aux = res if has_aux else (res, None)
     outs, is_seq = _outputs_tuple(out)
-    if not all(isinstance(o, Tensor) for o in outs):
-        _warn_constant(f, "vjp")
-    outs = tuple(o if isinstance(o, Tensor) else Tensor._wrap(np.asarray(o)) for o in outs)
+    outs = _tensors(f, outs, "vjp")
     handles = [graph_handle(t) for t in lifted]
 
     def pullback(cotangent):
-        cts, _ = _outputs_tuple(cotangent) if is_seq else ((cotangent,), False)
+        cts = _outputs_tuple(cotangent)[0] if is_seq else (cotangent,)
         if len(cts) != len(outs):
             raise ValueError(f"vjp: {len(cts)} cotangent(s) for {len(outs)} output(s)")
         seeds = []
@@ -233,7 +223,7 @@ def vjp(f, *primals, has_aux=False, kinks=None):
             seeds.append(Tensor._wrap(c_arr) if create_graph and not isinstance(c_arr, Tensor) else c_arr)
         with _kink_scope(kinks):
             gs = _pullback(outs, seeds, handles, create_graph, retain=True,
-                           names=[_argname(f, i) for i in range(len(lifted))])
+                           names=[f"argument {i} of {_name(f)}" for i in range(len(lifted))])
         return tuple(_as_result(g, t, create_graph) for g, t in zip(gs, lifted))
 
     shown = out if create_graph else (tuple(o.detach() for o in outs) if is_seq else outs[0].detach())
@@ -259,22 +249,18 @@ def jvp(f, primals, tangents, kinks=None):
             xs.append(xt)
         out = f(*xs)
     outs, is_seq = _outputs_tuple(out)
-    touts = []
+    clean, touts = [], []
     for y in outs:
-        if not isinstance(y, Tensor):
-            y = Tensor._wrap(np.asarray(y))
-        t = y._tangents.get(level) if y._tangents else None
-        touts.append(t if t is not None else Tensor._wrap(np.zeros_like(y.data)))
-    clean = []
-    for y in outs:
-        if isinstance(y, Tensor) and y._tangents and level in y._tangents:
+        t = y._tangents.get(level) if isinstance(y, Tensor) and y._tangents else None
+        if t is None:
+            t = Tensor._wrap(np.zeros_like(y.data if isinstance(y, Tensor) else np.asarray(y)))
+        else:       # the output without this level's tangent
             y2 = Tensor._wrap(y.data, y.node)
             y2.requires_grad = y.requires_grad
             y2._tangents = {k: v for k, v in y._tangents.items() if k != level} or None
             y = y2
         clean.append(y if keep_graph or not isinstance(y, Tensor) else y.detach())
-    if not keep_graph:
-        touts = [t.detach() for t in touts]
+        touts.append(t if keep_graph else t.detach())
     return (tuple(clean), tuple(touts)) if is_seq else (clean[0], touts[0])
 
 
@@ -287,43 +273,35 @@ def jacobian(f, argnums=0, mode="rev", kinks=None):
     @functools.wraps(f)
     def wrapper(*args):
         single, nums = _argnums_tuple(argnums, len(args), "jacobian")
-        args = list(args)
-        results = []
-        for i in nums:
-            def fi(xi, i=i):
-                a = list(args)
-                a[i] = xi
-                return f(*a)
-            results.append(_jac_rev(fi, args[i], kinks) if mode == "rev" else _jac_fwd(fi, args[i], kinks))
+        one = _jac_rev if mode == "rev" else _jac_fwd
+        results = [one(_of_argument(f, args, i), args[i], kinks) for i in nums]
         return results[0] if single else tuple(results)
 
     return wrapper
 
 
+def _of_argument(f, args, i):
+    """``f`` as a function of its argument i alone, the others fixed at ``args``."""
+    return lambda xi: f(*args[:i], xi, *args[i + 1:])
+
+
 def _jac_rev(f, x, kinks):
     out, pullback = vjp(f, x, kinks=kinks)
-    rows = []
-    eye = np.eye(out.data.size, dtype=out.dtype)
-    for k in range(out.data.size):
-        (g,) = pullback(eye[k].reshape(out.shape))
-        rows.append(g)
+    rows = [pullback(e.reshape(out.shape))[0] for e in np.eye(out.data.size, dtype=out.dtype)]
     xshape = tuple(np.shape(x.data if isinstance(x, Tensor) else _to_array(x)))
     return Rules.graph.reshape(Rules.graph.stack(rows, axis=0), tuple(out.shape) + xshape)
 
 
 def _jac_fwd(f, x, kinks):
-    ops = Rules.graph
     xa = x.data if isinstance(x, Tensor) else _to_array(x)
     cols, out = [], None
-    eye = np.eye(xa.size, dtype=xa.dtype)
-    for k in range(xa.size):
-        out, t = jvp(f, (x,), (eye[k].reshape(xa.shape),), kinks=kinks)
+    for e in np.eye(xa.size, dtype=xa.dtype):
+        out, t = jvp(f, (x,), (e.reshape(xa.shape),), kinks=kinks)
         cols.append(t)
-    if out is None:
-        out_shape = tuple(np.shape(f(x)))
-        return Tensor._wrap(np.zeros(out_shape + xa.shape, dtype=xa.dtype))
-    jac = ops.stack(cols, axis=-1)                      # out.shape + (x.size,)
-    return ops.reshape(jac, tuple(out.shape) + xa.shape)
+    if out is None:     # x has no elements
+        return Tensor._wrap(np.zeros(tuple(np.shape(f(x))) + xa.shape, dtype=xa.dtype))
+    jac = Rules.graph.stack(cols, axis=-1)              # out.shape + (x.size,)
+    return Rules.graph.reshape(jac, tuple(out.shape) + xa.shape)
 
 
 def hessian(f, argnums=0, kinks=None):
@@ -331,25 +309,22 @@ def hessian(f, argnums=0, kinks=None):
     has no forward rule (a custom_vjp, say). With a tuple ``argnums``, ``H[i][j]`` is the block for
     arguments i and j."""
 
-    def one(i, j):
+    nums = argnums if isinstance(argnums, int) else tuple(argnums)
+
+    def block(i, j, args):
         gi = grad(f, argnums=i, kinks=kinks)
-
-        def block(*args):
-            try:
-                return jacobian(gi, argnums=j, mode="fwd", kinks=kinks)(*args)
-            except NotImplementedError:
-                return jacobian(gi, argnums=j, mode="rev", kinks=kinks)(*args)
-        return block
-
-    if isinstance(argnums, int):
-        return one(argnums, argnums)
-    nums = tuple(argnums)
+        try:
+            return jacobian(gi, argnums=j, mode="fwd", kinks=kinks)(*args)
+        except NotImplementedError:
+            return jacobian(gi, argnums=j, mode="rev", kinks=kinks)(*args)
 
     @functools.wraps(f)
-    def blocks(*args):
-        return tuple(tuple(one(i, j)(*args) for j in nums) for i in nums)
+    def wrapper(*args):
+        if isinstance(nums, int):
+            return block(nums, nums, args)
+        return tuple(tuple(block(i, j, args) for j in nums) for i in nums)
 
-    return blocks
+    return wrapper
 
 
 def hvp(f, primals, tangents, kinks=None):
