@@ -121,3 +121,15 @@ def test_a_failure_on_one_rank_ends_the_job_with_its_reason(case, expected):
     assert code != 0 and "finished without an error" not in out, out
     assert re.search(expected, out), out
     assert seconds < 30, seconds                      # "hang" ends by its 3 s timeout, not by the test's
+
+
+def test_the_scaling_benchmark_runs_on_1_and_2_ranks():
+    """The command the README's scaling table comes from still works (numbers are reported, not judged)."""
+    root = pathlib.Path(__file__).parents[1]
+    res = subprocess.run([sys.executable, "-m", "benchmarks", "distributed", "--quick"], cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = [line.split() for line in res.stdout.splitlines() if line.startswith(("digits CNN", "784-512-512 MLP"))]
+    assert [(r[0], r[2]) for r in rows[:4]] == [("digits", "1"), ("digits", "2"), ("784-512-512", "1"),
+                                                ("784-512-512", "2")], res.stdout
+    assert "projection" in res.stdout
