@@ -43,6 +43,11 @@ def test_a_single_process_is_a_world_of_one():
     dist.broadcast_parameters([p])
     np.testing.assert_array_equal(p.grad.data, [2.0, 4.0])
     assert dist.gather({"a": 1}) == [{"a": 1}]
+    q = kg.tensor([1.0, 2.0], requires_grad=True)
+    q.grad = kg.Tensor._wrap(np.broadcast_to(np.float32(3.0), (2,)))      # read-only: reduced into a copy
+    dist.all_reduce_gradients([q, p], op="sum", weight=0.5)
+    np.testing.assert_array_equal(q.grad.data, [1.5, 1.5])
+    np.testing.assert_array_equal(p.grad.data, [1.0, 2.0])
     np.testing.assert_array_equal(dist.all_reduce([1.5, 2.0]), [1.5, 2.0])
 
 
@@ -65,6 +70,7 @@ def test_buckets_pack_every_gradient_by_dtype_and_size():
     (lambda: dist.all_reduce_gradients([], bucket_mb=0), "bucket_mb must be a positive number"),
     (lambda: dist.broadcast_parameters([1.0, 2.0]) or dist.all_reduce_gradients([1.0], weight=1.0),
      "item 0 is float, not a Tensor"),
+    (lambda: dist.all_reduce_gradients([np.ones(2)], weight=1.0), "pass the parameters"),
     (lambda: nn.Sequential([nn.Dense(1, input_shape=(2,))]).compile("sgd", "mse").fit(
         np.ones((4, 2)), np.ones((4, 1)), verbose=0, distributed="yes"), "distributed must be True, False or None"),
 ])

@@ -254,6 +254,8 @@ def all_reduce_gradients(params, op="mean", bucket_mb=25.0, weight=None):
         raise ValueError(f"all_reduce_gradients: bucket_mb must be a positive number, got {bucket_mb!r}")
     params = list(params)
     named = _arrays(params, False)
+    if not all(isinstance(p, Tensor) for p in params):
+        raise TypeError("all_reduce_gradients: pass the parameters (Tensors with .grad), e.g. model.parameters()")
     if _W.size == 1 and weight is None:
         return
     _check_layout("all_reduce_gradients", named)
@@ -267,6 +269,8 @@ def all_reduce_gradients(params, op="mean", bucket_mb=25.0, weight=None):
             continue
         if p.grad is None:
             p.grad = Tensor._wrap(np.zeros_like(p.data))
+        elif not p.grad.data.flags.writeable:          # e.g. a broadcast view: reduce into a copy
+            p.grad = Tensor._wrap(np.array(p.grad.data))
         grads.append(p.grad.data)
     scale = (1.0 / _W.size if op == "mean" else 1.0) * (1.0 if weight is None else float(weight))
     for bucket, members in _buckets(grads, bucket_mb):
