@@ -84,10 +84,10 @@ TABLES = {
         "clip": 1.0,                   # clamp passes the gradient at its bounds (x >= min & x <= max)
         "maximum": "split", "minimum": "split",
         "max": "split", "min": "split", "max.indices": "first", "min.indices": "first",
-        "sort": "first",               # stable: tied values keep index order
+        "sort": "torch",               # tied values as the CPU introsort leaves them (stable up to 16)
         "topk": "torch",               # order of tied picks follows the CPU selection algorithm
         "median": "torch",             # lower median: shared by its ties (full), the stable-first one (axis)
-        "quantile": "first",
+        "quantile": "torch",           # it sorts the same way
         "cummax": "last", "cummin": "last",   # the running index moves to the latest tie
         "max_pool2d": "first",
         "power": "default",            # d/dx x**0 = 0 at 0

@@ -98,6 +98,104 @@ def _expand(rows_b, pos, w, start, end, order, rule, descending, n, rng):
     raise ValueError(f"rule {rule!r} does not apply to ties")
 
 
+def _libstdcxx_sort(q, comp):
+    """``std::sort`` as libstdc++ implements it (introsort: median-of-three quicksort down to runs of 16,
+    heapsort past 2 log2(n) levels, then one insertion sort), in place on the list ``q``. PyTorch's CPU
+    sort runs it on (value, index) pairs, so where values tie this is the order their gradients follow."""
+    def insert(i, lo):          # move q[i] left while it precedes its neighbour, stopping at lo
+        v = q[i]
+        while i > lo and comp(v, q[i - 1]):
+            q[i] = q[i - 1]
+            i -= 1
+        q[i] = v
+
+    def loop(first, last, depth):
+        while last - first > 16:
+            if depth == 0:      # too many uneven cuts: heapsort the rest, as libstdc++ does
+                _libstdcxx_partial_sort(q, first, last, last, comp)
+                return
+            depth -= 1
+            cut = _partition_pivot(q, first, last, comp)
+            loop(cut, last, depth)
+            last = cut
+
+    n = len(q)
+    if n > 1:
+        loop(0, n, 2 * (n.bit_length() - 1))
+        for i in range(1, n):
+            insert(i, 0)
+    return q
+
+
+def _libstdcxx_partial_sort(q, first, middle, last, comp):
+    """``std::partial_sort`` as libstdc++ implements it: a heap of q[first:middle] that keeps the best
+    elements of the rest, then sorted out of the heap."""
+    def adjust(top, hole, length, value):          # __adjust_heap, then __push_heap
+        child = start = hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if comp(q[top + child], q[top + child - 1]):
+                child -= 1
+            q[top + hole] = q[top + child]
+            hole = child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            q[top + hole] = q[top + child - 1]
+            hole = child - 1
+        parent = (hole - 1) // 2
+        while hole > start and comp(q[top + parent], value):
+            q[top + hole] = q[top + parent]
+            hole, parent = parent, (parent - 1) // 2
+        q[top + hole] = value
+
+    size = middle - first
+    if size > 1:                                   # __make_heap
+        for parent in range((size - 2) // 2, -1, -1):
+            adjust(first, parent, size, q[first + parent])
+    for i in range(middle, last):                  # __heap_select
+        if comp(q[i], q[first]):
+            value, q[i] = q[i], q[first]
+            adjust(first, 0, size, value)
+    for end in range(middle - 1, first, -1):       # __sort_heap
+        value, q[end] = q[end], q[first]
+        adjust(first, 0, end - first, value)
+    return q
+
+
+def _partition_pivot(q, first, last, comp):
+    """libstdc++'s ``__unguarded_partition_pivot``: the median of q[first+1], the middle and q[last-1]
+    moved to ``first``, then Hoare's partition around it; returns the cut."""
+    mid = first + (last - first) // 2
+    a, b, c = first + 1, mid, last - 1
+    if comp(q[a], q[b]):
+        pick = b if comp(q[b], q[c]) else (c if comp(q[a], q[c]) else a)
+    elif comp(q[a], q[c]):
+        pick = a
+    elif comp(q[b], q[c]):
+        pick = c
+    else:
+        pick = b
+    q[first], q[pick] = q[pick], q[first]
+    lo, hi = first + 1, last
+    while True:
+        while comp(q[lo], q[first]):
+            lo += 1
+        hi -= 1
+        while comp(q[first], q[hi]):
+            hi -= 1
+        if not lo < hi:
+            return lo
+        q[lo], q[hi] = q[hi], q[lo]
+        lo += 1
+
+
+def _torch_sort_order(row, descending):
+    """The index order PyTorch's (unstable) CPU sort gives one row."""
+    q = [(float(v), i) for i, v in enumerate(row)]
+    _libstdcxx_sort(q, (lambda u, v: u[0] > v[0]) if descending else (lambda u, v: u[0] < v[0]))
+    return np.array([i for _, i in q])
+
+
 def _torch_topk_order(row, k):
     """The index order PyTorch's CPU topk produces for one row (std::nth_element then std::sort on
     the first k-1, as libstdc++ implements them), so tied picks land where PyTorch puts them."""
@@ -107,32 +205,11 @@ def _torch_topk_order(row, k):
     def comp(u, v):
         return u[0] > v[0]
 
-    if k * 64 <= n:
-        return np.argsort(-row, kind="stable")[:k]   # partial_sort path: a heap; stable order stands in
+    if k * 64 <= n:                                # few picks: PyTorch takes std::partial_sort
+        return np.array([i for _, i in _libstdcxx_partial_sort(q, 0, k, n, comp)[:k]])
     first, last, nth = 0, n, k - 1
     while last - first > 3:
-        mid = first + (last - first) // 2
-        a, b, c = first + 1, mid, last - 1
-        if comp(q[a], q[b]):
-            pick = b if comp(q[b], q[c]) else (c if comp(q[a], q[c]) else a)
-        elif comp(q[a], q[c]):
-            pick = a
-        elif comp(q[b], q[c]):
-            pick = c
-        else:
-            pick = b
-        q[first], q[pick] = q[pick], q[first]
-        lo, hi = first + 1, last
-        while True:
-            while comp(q[lo], q[first]):
-                lo += 1
-            hi -= 1
-            while comp(q[first], q[hi]):
-                hi -= 1
-            if not lo < hi:
-                break
-            q[lo], q[hi] = q[hi], q[lo]
-            lo += 1
+        lo = _partition_pivot(q, first, last, comp)
         if lo <= nth:
             first = lo
         else:
@@ -143,7 +220,7 @@ def _torch_topk_order(row, k):
             q[j] = q[j - 1]
             j -= 1
         q[j] = v
-    head = sorted(q[:k - 1], key=lambda e: -e[0]) + q[k - 1:k]   # std::sort on k-1 elements is stable here
+    head = _libstdcxx_sort(q[:k - 1], comp) + q[k - 1:k]         # then std::sort on the first k - 1
     return np.array([i for _, i in head])
 
 
@@ -217,7 +294,10 @@ def _selection(op, x2, kind, k=None, q=None, descending=False, method=None, whol
         rule = "first"
         if tied.any():
             for r in np.unique(rows_b[tied]):
-                order[r, :k] = _torch_topk_order(x2[r], k)
+                if kind == "topk":
+                    order[r, :k] = _torch_topk_order(x2[r], k)
+                else:
+                    order[r] = _torch_sort_order(x2[r], descending)
     r, p, e, v = _expand(rows_b, pos_b, w_b, start, end, order, rule, descending, n, policy.rng)
     j = _out_index(p, pos, out_j)      # the output each (row, position) entry feeds
     return (r * kout + j).astype(np.intp), (r * n + e).astype(np.intp), v.astype(float), (B, kout)
@@ -272,7 +352,8 @@ def _apply_marked(m, t, rows, cols, vals, shape):
 
 
 _PRIMS = {
-    "sort": _order_prim("sort"),
+    "sort": _order_prim("sort", {"torch": "tied values in the order PyTorch's CPU sort (libstdc++'s introsort, "
+                                          "stable up to 16 elements only) leaves them"}),
     "topk": _order_prim("topk", {"torch": "tied picks in the order PyTorch's CPU selection algorithm leaves them"}),
     "median": _order_prim("median", {
         "lower": "the lower of the two middle order statistics takes the whole gradient (ties in it share)",
@@ -280,7 +361,8 @@ _PRIMS = {
         "linear": "interpolation between the two middle order statistics, ties to the first in stable order",
         "torch": "PyTorch's: along an axis the lower middle element in stable order takes the whole gradient; "
                  "the full reduction shares it among the elements tied with the lower median"}),
-    "quantile": _order_prim("quantile"),
+    "quantile": _order_prim("quantile", {"torch": "the order statistics PyTorch's CPU sort leaves at the "
+                                                  "chosen positions among tied values"}),
 }
 
 
