@@ -1,4 +1,4 @@
-"""The user questions in /work/shared/seeds, answered with kinkgrad: each example runs, ported as
+"""The user questions the project answers (docs/questions/), answered with kinkgrad: each example runs, ported as
 literally as kinkgrad's API allows, and gives the answer the user wanted.
 
 * 000: tf.abs has no gradient at 0 in the user's TF, tf.nn.relu does; the answers are a custom
