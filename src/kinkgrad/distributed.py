@@ -40,6 +40,7 @@ class _World:
     """The communicator and its settings; a single process needs no MPI at all."""
 
     comm = None
+    mpi = None              # the mpi4py.MPI module, once several ranks run
     rank = 0
     size = 1
     timeout = 300.0
@@ -73,7 +74,7 @@ def init(timeout=300.0):
             from mpi4py import MPI
         except ImportError:
             raise ImportError(_MISSING.format(n=size)) from None
-        _W.comm = MPI.COMM_WORLD
+        _W.mpi, _W.comm = MPI, MPI.COMM_WORLD
         _W.rank, _W.size = _W.comm.Get_rank(), _W.comm.Get_size()
         _install_abort_on_error()
     _W.initialized = True
@@ -261,8 +262,7 @@ def all_reduce_gradients(params, op="mean", bucket_mb=25.0, weight=None):
     _check_layout("all_reduce_gradients", named)
     has = np.array([p.grad is not None for p in params], np.int8)
     if _W.size > 1:
-        from mpi4py import MPI
-        _wait(_W.comm.Iallreduce(MPI.IN_PLACE, has, op=MPI.MAX), "all_reduce_gradients")
+        _wait(_W.comm.Iallreduce(_W.mpi.IN_PLACE, has, op=_W.mpi.MAX), "all_reduce_gradients")
     grads = []
     for p, h in zip(params, has):
         if not h:
@@ -278,8 +278,7 @@ def all_reduce_gradients(params, op="mean", bucket_mb=25.0, weight=None):
         if scale != 1.0:
             bucket *= bucket.dtype.type(scale)
         if _W.size > 1:
-            from mpi4py import MPI
-            _wait(_W.comm.Iallreduce(MPI.IN_PLACE, bucket, op=MPI.SUM), "all_reduce_gradients")
+            _wait(_W.comm.Iallreduce(_W.mpi.IN_PLACE, bucket, op=_W.mpi.SUM), "all_reduce_gradients")
         _unpack(bucket, members)
 
 
@@ -288,8 +287,8 @@ def all_reduce(values, op="sum"):
     _ensure()
     out = np.array(values, dtype=np.float64).reshape(-1)
     if _W.size > 1:
-        from mpi4py import MPI
-        _wait(_W.comm.Iallreduce(MPI.IN_PLACE, out, op={"sum": MPI.SUM, "max": MPI.MAX}[op]), "all_reduce")
+        mpi_op = {"sum": _W.mpi.SUM, "max": _W.mpi.MAX}[op]
+        _wait(_W.comm.Iallreduce(_W.mpi.IN_PLACE, out, op=mpi_op), "all_reduce")
     return out
 
 
@@ -333,14 +332,16 @@ class FitPlan:
         self.has_buffers = bool(model.named_buffers())
 
     def batches(self, epoch):
-        """(this rank's batch or None, global batch size) for every global batch of the epoch (class
-        weights, if any, are applied by fit)."""
+        """(this rank's batch or None, global batch size) for every global batch of the epoch, taken as
+        the loader's own iteration would (with its class weights, if it adds them)."""
         loader = self.loader
+        weigh = getattr(loader, "weigh", None)
         order = loader.order(epoch)
         for b in range(len(loader)):
             idx = order[b * loader.batch_size:(b + 1) * loader.batch_size]
             mine = np.array_split(idx, _W.size)[_W.rank]
-            yield (loader.dataset.take(mine) if len(mine) else None), len(idx)
+            batch = loader.dataset.take(mine) if len(mine) else None
+            yield (weigh(batch) if weigh is not None and batch is not None else batch), len(idx)
 
     def train_step(self, xb, yb, wb, n_global):
         """Forward and backward on this rank's share, then one global loss and one weighted gradient sum."""
@@ -360,7 +361,7 @@ class FitPlan:
                 loss.backward()
             all_reduce_gradients(model.optimizer.params, op="sum", weight=n_local / n_global)
             model.optimizer.step()
-        return value, (None if pred is None else pred.data), n_local
+        return value, (None if pred is None else pred.data)
 
     def callbacks(self, callbacks, progress):
         """Rank 0 keeps every callback; the others drop the progress bar and the ones that write files."""

@@ -40,6 +40,8 @@ for e in hist.kinks:
     assert e["dependent"] == sum(r["dependent"] for r in e["ranks"]), e
 weights = dist.gather([p.data.tobytes() for p in model.parameters()])
 assert weights[0] == weights[1], "the replicas drifted apart"
+class_weights = {c: 1.0 + c / 10 for c in range(10)}           # class weights reach each rank's share
+_, weighted = run(True, class_weight=class_weights)
 bn = nn.Sequential([nn.Dense(16, input_shape=(64,), seed=0), nn.BatchNorm1d(16), nn.ReLU(), nn.Dense(10, seed=1)])
 bn.compile("adam", losses.get("sparse_categorical_crossentropy", from_logits=True))
 bn.fit(Xtr, ytr, epochs=1, batch_size=64, seed=0, verbose=0)
@@ -54,3 +56,7 @@ if dist.is_main():
     assert abs(acc - alone) <= 0.01, (acc, alone)
     assert np.isclose(hist.history["loss"][0], alone_hist.history["loss"][0], rtol=1e-5), \
         (hist.history["loss"][0], alone_hist.history["loss"][0])
+    _, weighted_alone = run(False, class_weight=class_weights)
+    assert np.allclose(weighted.history["loss"], weighted_alone.history["loss"], rtol=1e-5), \
+        (weighted.history["loss"], weighted_alone.history["loss"])
+    assert not np.allclose(weighted.history["loss"], hist.history["loss"], rtol=1e-3)     # the weights did act

@@ -158,9 +158,12 @@ class ClassWeighted:
         return len(self.loader)
 
     def __iter__(self):
-        for batch in self.loader:
-            xb, yb, wb = unpack(batch, "fit")
-            yield xb, yb, sample_weights(np.asarray(yb), wb, self.class_weight)
+        return map(self.weigh, self.loader)
+
+    def weigh(self, batch):
+        """(x, y, w) with ``w`` the class weights of the labels (times the batch's own sample weights)."""
+        xb, yb, wb = unpack(batch, "fit")
+        return xb, yb, sample_weights(np.asarray(yb), wb, self.class_weight)
 
 
 def check_finite(xb, yb, loader, epoch, b):

@@ -197,14 +197,12 @@ class Model(Module):
                 xb, yb, wb = fitdata.unpack(batch, "fit") if batch is not None else (None, None, None)
                 if batch is not None:
                     fitdata.check_finite(xb, yb, loader, epoch, b)
-                    if plan is not None and getattr(loader, "class_weight", None) is not None:
-                        wb = fitdata.sample_weights(np.asarray(yb), wb, loader.class_weight)
                 callbacks.on_train_batch_begin(b)
                 if plan is None:
                     value, pred = self.train_step(xb, yb, wb)
                     n_global = len(xb)
                 else:
-                    value, pred, _ = plan.train_step(xb, yb, wb, n_global)
+                    value, pred = plan.train_step(xb, yb, wb, n_global)
                 if not math.isfinite(value):
                     callbacks.on_train_batch_end(b, {"batch": b, "size": n_global, "loss": value})
                     if self.stop_training:              # TerminateOnNaN asked to stop

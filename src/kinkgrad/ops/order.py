@@ -102,13 +102,6 @@ def _libstdcxx_sort(q, comp):
     """``std::sort`` as libstdc++ implements it (introsort: median-of-three quicksort down to runs of 16,
     heapsort past 2 log2(n) levels, then one insertion sort), in place on the list ``q``. PyTorch's CPU
     sort runs it on (value, index) pairs, so where values tie this is the order their gradients follow."""
-    def insert(i, lo):          # move q[i] left while it precedes its neighbour, stopping at lo
-        v = q[i]
-        while i > lo and comp(v, q[i - 1]):
-            q[i] = q[i - 1]
-            i -= 1
-        q[i] = v
-
     def loop(first, last, depth):
         while last - first > 16:
             if depth == 0:      # too many uneven cuts: heapsort the rest, as libstdc++ does
@@ -122,9 +115,18 @@ def _libstdcxx_sort(q, comp):
     n = len(q)
     if n > 1:
         loop(0, n, 2 * (n.bit_length() - 1))
-        for i in range(1, n):
-            insert(i, 0)
+        _insertion_sort(q, 0, n, comp)
     return q
+
+
+def _insertion_sort(q, first, last, comp):
+    """Stable insertion sort of q[first:last], in place (libstdc++'s final pass of sort and nth_element)."""
+    for i in range(first + 1, last):
+        v, j = q[i], i
+        while j > first and comp(v, q[j - 1]):
+            q[j] = q[j - 1]
+            j -= 1
+        q[j] = v
 
 
 def _libstdcxx_partial_sort(q, first, middle, last, comp):
@@ -214,12 +216,7 @@ def _torch_topk_order(row, k):
             first = lo
         else:
             last = lo
-    for i in range(first + 1, last):               # insertion sort of the remaining range
-        v, j = q[i], i
-        while j > first and comp(v, q[j - 1]):
-            q[j] = q[j - 1]
-            j -= 1
-        q[j] = v
+    _insertion_sort(q, first, last, comp)
     head = _libstdcxx_sort(q[:k - 1], comp) + q[k - 1:k]         # then std::sort on the first k - 1
     return np.array([i for _, i in head])
 
